@@ -1,0 +1,36 @@
+"""Canonical JSON used wherever bytes are hashed or signed (sans-I/O).
+
+Rules (also in ``formats/packet-v1.md``): UTF-8, object keys sorted by code
+point, no insignificant whitespace, no NaN or infinities, non-ASCII characters
+written as themselves.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from .errors import UsageError
+
+_ENCODER = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"),
+                            allow_nan=False)
+
+
+def dumps(obj: Any) -> str:
+    try:
+        return _ENCODER.encode(obj)
+    except (TypeError, ValueError) as exc:
+        raise UsageError(f"value cannot be stored as JSON: {exc}") from exc
+
+
+def dumpb(obj: Any) -> bytes:
+    return dumps(obj).encode("utf-8")
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not allowed")
+
+
+def loads(text: str | bytes) -> Any:
+    """Strict JSON parse (rejects NaN/Infinity); raises ValueError."""
+    return json.loads(text, parse_constant=_reject_constant)

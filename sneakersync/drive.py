@@ -1,0 +1,184 @@
+"""Drive transport: a folder on a USB stick or SD card shared by many devices.
+
+Layout (``formats/drive-layout-v1.md``)::
+
+    DRIVE/sneakersync/v1/packets/<sha256 hex>.pkt    one packet, named by its hash
+    DRIVE/sneakersync/v1/receipts/<sha256 hex>.rcpt  delivery receipts from a server
+    DRIVE/sneakersync/v1/tmp/<random hex>.part       writes in progress (never read)
+
+Names carry no device names, record content or dates; file times are set to a
+fixed instant so they do not tell when a device wrote.  Writes go to ``tmp/``,
+are fsynced, renamed into place, then read back and checked against the name.
+Readers take only files whose content hashes to their name.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import os
+import secrets
+from pathlib import Path
+from typing import Iterator
+
+from .errors import MediaError, NotFoundError
+
+ROOT = Path("sneakersync") / "v1"
+FIXED_MTIME = 946684800  # 2000-01-01T00:00:00Z: hides when a packet was written
+MAX_FILE = 1 << 31
+_HEX = set("0123456789abcdef")
+
+
+def _media_error(exc: OSError, what: str) -> MediaError:
+    reason = {errno.ENOSPC: "the drive is full", errno.EROFS: "the drive is write-protected",
+              errno.ENOENT: "the drive went away", errno.EACCES: "permission denied",
+              errno.EIO: "input/output error (damaged or pulled out?)"}.get(
+        exc.errno or 0, exc.strerror or str(exc))
+    return MediaError(f"{what}: {reason}", hints=("check the drive and try again; "
+                                                  "nothing was half-written",))
+
+
+class Drive:
+    def __init__(self, path: Path | str, *, create: bool = False) -> None:
+        self.mount = Path(path)
+        if not self.mount.is_dir():
+            raise NotFoundError(f"drive folder {self.mount} does not exist",
+                                hints=("is the stick mounted? give the folder it is mounted on",))
+        self.root = self.mount / ROOT
+        if create:
+            try:
+                for sub in ("packets", "receipts", "tmp"):
+                    (self.root / sub).mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise _media_error(exc, f"cannot prepare {self.root}") from exc
+
+    def _dir(self, kind: str) -> Path:
+        return self.root / kind
+
+    # --- writing ---------------------------------------------------------------------
+
+    def write(self, kind: str, data: bytes, suffix: str) -> Path:
+        """Crash-safe write of ``data`` named by its SHA-256; returns the final path."""
+        name = hashlib.sha256(data).hexdigest() + suffix
+        final = self._dir(kind) / name
+        if final.exists() and self._verify(final, name, len(data)):
+            return final
+        tmp = self._dir("tmp") / (secrets.token_hex(16) + ".part")
+        try:
+            fd = os.open(str(tmp), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            try:
+                view = memoryview(data)
+                while view:
+                    n = os.write(fd, view[:1 << 20])
+                    view = view[n:]
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.utime(tmp, (FIXED_MTIME, FIXED_MTIME))
+            os.replace(tmp, final)
+            _fsync_dir(final.parent)
+        except OSError as exc:
+            _silent_unlink(tmp)
+            raise _media_error(exc, f"cannot write to {self.mount}") from exc
+        if not self._verify(final, name, len(data)):
+            _silent_unlink(final)
+            raise MediaError(f"read-back check failed for {final.name} on {self.mount}",
+                             hints=("the drive may be failing; try another",))
+        return final
+
+    def _verify(self, path: Path, name: str, size: int) -> bool:
+        try:
+            with open(path, "rb") as fh:
+                data = fh.read(MAX_FILE + 1)
+        except OSError:
+            return False
+        return len(data) == size and hashlib.sha256(data).hexdigest() + path.suffix == name
+
+    def write_packet(self, data: bytes) -> Path:
+        return self.write("packets", data, ".pkt")
+
+    def write_receipt(self, data: bytes) -> Path:
+        return self.write("receipts", data, ".rcpt")
+
+    # --- reading ---------------------------------------------------------------------
+
+    def entries(self, kind: str, suffix: str) -> list[Path]:
+        d = self._dir(kind)
+        try:
+            names = sorted(os.listdir(d))
+        except FileNotFoundError:
+            return []
+        except OSError as exc:
+            raise _media_error(exc, f"cannot list {d}") from exc
+        return [d / n for n in names if _valid_name(n, suffix)]
+
+    def read(self, path: Path) -> bytes:
+        """Read a file and check it hashes to its name (a partial file never does)."""
+        try:
+            size = path.stat().st_size
+            if size > MAX_FILE:
+                raise MediaError(f"{path.name} is too large to be a packet")
+            data = path.read_bytes()
+        except OSError as exc:
+            raise _media_error(exc, f"cannot read {path.name}") from exc
+        if hashlib.sha256(data).hexdigest() != path.name.split(".")[0]:
+            from .errors import PayloadError
+
+            raise PayloadError(f"{path.name} is damaged or incomplete (content does not match "
+                               "its name)")
+        return data
+
+    def packets(self) -> Iterator[Path]:
+        return iter(self.entries("packets", ".pkt"))
+
+    def receipts(self) -> Iterator[Path]:
+        return iter(self.entries("receipts", ".rcpt"))
+
+    def remove(self, path: Path) -> None:
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            raise _media_error(exc, f"cannot remove {path.name}") from exc
+
+    def clean_tmp(self, older_than_s: float = 3600.0) -> int:
+        """Remove abandoned partial writes (from a pulled stick or a crash)."""
+        import time
+
+        n = 0
+        for p in self.entries("tmp", ".part"):
+            try:
+                if time.time() - p.stat().st_ctime > older_than_s:
+                    p.unlink()
+                    n += 1
+            except OSError:
+                pass
+        return n
+
+
+def _valid_name(name: str, suffix: str) -> bool:
+    stem = name[: -len(suffix)] if name.endswith(suffix) else ""
+    if suffix == ".part":
+        return len(stem) == 32 and set(stem) <= _HEX
+    return len(stem) == 64 and set(stem) <= _HEX
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(str(path), os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _silent_unlink(path: Path) -> None:
+    try:
+        path.unlink()
+    except OSError:
+        pass

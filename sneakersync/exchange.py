@@ -1,0 +1,137 @@
+"""Exchanges over a drive: export to it, import from it, inspect, quarantine."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from . import age, envelope, packet
+from . import body as body_mod
+from . import peers as peers_mod
+from .drive import Drive
+from .errors import FormatError, NotFoundError, SneakersyncError, UsageError
+from .home import Home
+from .store import Store
+from .sync import ImportReport, build_export, import_packet, mark
+
+
+def fingerprint(packet_id: str) -> str:
+    """Short, human-comparable form of a packet id: 4 groups of 4 hex digits."""
+    return "-".join(packet_id[i:i + 4] for i in range(0, 16, 4))
+
+
+def pick_recipients(store: Store, names: list[str]) -> list[peers_mod.Peer]:
+    if names:
+        return [peers_mod.get(store, n) for n in names]
+    ps = [p for p in peers_mod.all_peers(store) if not p.revoked]
+    if not ps:
+        raise UsageError("no peers to export for",
+                         hints=("add one: sneakersync peer add CARD (their `whoami` shows it)",))
+    return ps
+
+
+def export_to_drive(home: Home, store: Store, drive_path: Path, names: list[str], *,
+                    full: bool = False, **kw: Any) -> dict[str, Any]:
+    recipients = pick_recipients(store, names)
+    drive = Drive(drive_path, create=True)
+    out = build_export(home, store, recipients, full=full, **kw)
+    if out is None:
+        return {"packets": 0, "changes": 0, "bytes": 0,
+                "recipients": [p.name for p in recipients], "files": []}
+    path = drive.write_packet(out.data)
+    out.commit(store)
+    return {"packets": 1, "changes": out.changes, "bytes": len(out.data),
+            "recipients": [p.name for p in recipients], "files": [str(path)],
+            "packet_id": out.packet_id, "fingerprint": fingerprint(out.packet_id)}
+
+
+def import_from_drive(home: Home, store: Store, drive_path: Path, **kw: Any) -> ImportReport:
+    drive = Drive(drive_path)
+    report = ImportReport()
+    for path in drive.packets():
+        try:
+            data = drive.read(path)
+        except SneakersyncError as err:
+            report.packets += 1
+            report.rejected.append({"file": path.name, "error": f"{err.layer}: {err}"})
+            continue
+        import_packet(home, store, data, report, name=path.name, **kw)
+    return report
+
+
+def inspect_packet(home: Home | None, data: bytes) -> dict[str, Any]:
+    pid = packet.packet_id(data)
+    info: dict[str, Any] = {"packet_id": pid, "fingerprint": fingerprint(pid), "bytes": len(data)}
+    try:
+        header, _ = age.parse_header(data)
+    except FormatError as err:
+        info["readable"] = f"no: {err.layer}: {err}"
+        return info
+    info["format"] = "age v1 (sneakersync packet)"
+    info["recipients"] = len(header.stanzas)
+    if home is None:
+        info["for_this_device"] = "unknown (no device here)"
+        return info
+    signer: list[bytes] = []
+    try:
+        opened = packet.open_packet(data, home.keys.enc_secret,
+                                    accept_sender=lambda k: signer.append(k))
+    except FormatError as err:
+        info["for_this_device"] = "no" if err.layer == "no-match" else f"error: {err.layer}: {err}"
+        return info
+    info["for_this_device"] = "yes"
+    b = body_mod.decode(opened.body)
+    store = home.open_store()
+    try:
+        p = peers_mod.by_sign_key(store, opened.envelope.sender_sign_public)
+    finally:
+        store.close()
+    card = body_mod.card_for(b, b.sender)
+    info["sender"] = {"device_id": b.sender, "peer": p.name if p else None,
+                      "card_name": card.name if card else None,
+                      "signature": "valid"}
+    info["created_ms"] = b.created
+    info["to"] = b.to
+    info["compressed_body"] = opened.envelope.compressed_len
+    info["body"] = opened.envelope.body_len
+    info["segments"] = [{"origin": s.origin, "first": s.first, "last": s.last,
+                         "changes": len(s.changes)} for s in b.segments]
+    info["changes"] = sum(len(s.changes) for s in b.segments)
+    info["manifest"] = b.manifest
+    return info
+
+
+def quarantine_list(home: Home, store: Store) -> list[dict[str, Any]]:
+    return [{"packet": pid, "sender": sender, "reason": detail, "at": at}
+            for pid, sender, detail, at in store.conn.execute(
+                "SELECT packet_id, sender, detail, at FROM packets WHERE status='quarantined' "
+                "ORDER BY at")]
+
+
+def quarantine_accept(home: Home, store: Store, sender: str, *, add_peer: bool = False
+                      ) -> ImportReport:
+    items = [q for q in quarantine_list(home, store) if q["sender"] == sender]
+    if not items:
+        raise NotFoundError(f"no held packets from {sender!r}")
+    report = ImportReport()
+    if add_peer:
+        card = store.conn.execute("SELECT card FROM cards WHERE device_id=?",
+                                  (sender,)).fetchone()
+        data0 = (home.quarantine_dir / f"{items[0]['packet']}.pkt").read_bytes()
+        if card is None:
+            opened = packet.open_packet(data0, home.keys.enc_secret, accept_sender=lambda k: None)
+            c = body_mod.card_for(body_mod.decode(opened.body), sender)
+            card_text = c.encode() if c else None
+        else:
+            card_text = card[0]
+        if card_text and peers_mod.by_id(store, sender) is None:
+            peers_mod.add(store, card_text)
+    for q in items:
+        path = home.quarantine_dir / f"{q['packet']}.pkt"
+        with store.transaction():
+            store.conn.execute("DELETE FROM packets WHERE packet_id=?", (q["packet"],))
+        status = import_packet(home, store, path.read_bytes(), report, name=q["packet"],
+                               allow_unknown=True)
+        if status == "imported":
+            path.unlink(missing_ok=True)
+    return report

@@ -1,0 +1,410 @@
+"""Building packets for peers and applying packets from them.
+
+This module joins the sans-I/O codecs (body, packet, merkle) to the store.
+It never touches a drive: transports hand it bytes and get bytes back.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Sequence
+
+from . import body as body_mod
+from . import canonical, crypto, merkle, packet
+from . import peers as peers_mod
+from .errors import (AuthError, FormatError, NoMatchError, RevokedError, SneakersyncError,
+                     UntrustedError, UsageError)
+from .home import Home
+from .peers import Peer
+from .store import ApplyStats, Store, now_ms
+
+Ranges = list[list[int]]
+
+
+# --- knowledge ----------------------------------------------------------------------
+
+def held_ranges(store: Store) -> dict[str, Ranges]:
+    """Per origin, the counters this device holds, as [first, last] ranges."""
+    out: dict[str, Ranges] = {}
+    for origin, lo, hi in store.conn.execute(
+            "SELECT origin, MIN(counter), MAX(counter) FROM (SELECT origin, counter, "
+            "counter - ROW_NUMBER() OVER (PARTITION BY origin ORDER BY counter) AS grp "
+            "FROM changes) GROUP BY origin, grp ORDER BY origin, 2"):
+        out.setdefault(origin, []).append([lo, hi])
+    return out
+
+
+def union(a: Ranges, b: Ranges) -> Ranges:
+    merged: Ranges = []
+    for lo, hi in sorted([list(r) for r in a] + [list(r) for r in b]):
+        if merged and lo <= merged[-1][1] + 1:
+            merged[-1][1] = max(merged[-1][1], hi)
+        else:
+            merged.append([lo, hi])
+    return merged
+
+
+def subtract(a: Ranges, b: Ranges) -> Ranges:
+    """Counters in ``a`` and not in ``b``."""
+    out: Ranges = []
+    b = union(b, [])
+    for lo, hi in a:
+        cur = lo
+        for blo, bhi in b:
+            if bhi < cur or blo > hi:
+                continue
+            if blo > cur:
+                out.append([cur, blo - 1])
+            cur = max(cur, bhi + 1)
+            if cur > hi:
+                break
+        if cur <= hi:
+            out.append([cur, hi])
+    return out
+
+
+def peer_knowledge(store: Store, peer_id: str) -> dict[str, Ranges]:
+    known: dict[str, Ranges] = {}
+    for origin, ranges in store.conn.execute(
+            "SELECT origin, ranges FROM knowledge WHERE peer=?", (peer_id,)):
+        known[origin] = union(known.get(origin, []), json.loads(ranges))
+    return known
+
+
+def record_knowledge(store: Store, peer_id: str, source: str, ranges: dict[str, Ranges]) -> None:
+    for origin, rs in ranges.items():
+        row = store.conn.execute(
+            "SELECT ranges FROM knowledge WHERE peer=? AND origin=? AND source=?",
+            (peer_id, origin, source)).fetchone()
+        merged = union(json.loads(row[0]) if row else [], rs)
+        store.conn.execute(
+            "INSERT INTO knowledge(peer, origin, source, ranges) VALUES(?,?,?,?) "
+            "ON CONFLICT(peer, origin, source) DO UPDATE SET ranges=excluded.ranges",
+            (peer_id, origin, source, canonical.dumps(merged)))
+
+
+# --- export -------------------------------------------------------------------------
+
+Selector = Callable[[Peer, str], bool]  # (peer, collection) -> share?
+
+
+@dataclass
+class Outgoing:
+    data: bytes
+    packet_id: str
+    recipients: list[Peer]
+    changes: int
+    sent: dict[str, dict[str, Ranges]]  # peer id -> origin -> ranges
+
+    def commit(self, store: Store) -> None:
+        """Remember what each recipient now has (call once the packet is safely written)."""
+        with store.transaction():
+            for peer_id, ranges in self.sent.items():
+                record_knowledge(store, peer_id, "sent", ranges)
+
+
+def _needed_for(store: Store, peer: Peer, held: dict[str, Ranges], full: bool
+                ) -> dict[str, Ranges]:
+    known = {} if full else peer_knowledge(store, peer.device_id)
+    out = {}
+    for origin, rs in held.items():
+        if origin == peer.device_id:
+            continue  # never send a device its own changes
+        need = subtract(rs, known.get(origin, []))
+        if need:
+            out[origin] = need
+    return out
+
+
+def build_export(home: Home, store: Store, recipients: Sequence[Peer], *,
+                 selector: Selector | None = None, full: bool = False,
+                 rng: crypto.Rng = crypto.system_rng, level: int = 3, pad_to: int = 4096,
+                 now: int | None = None) -> Outgoing | None:
+    """One packet for ``recipients`` holding everything any of them lacks.
+
+    Returns None when no recipient lacks anything.
+    """
+    if not recipients:
+        raise UsageError("no recipients: add a peer first (sneakersync peer add CARD)")
+    for p in recipients:
+        if p.revoked:
+            raise UsageError(f"peer {p.name!r} is revoked; packets are no longer made for it")
+    held = held_ranges(store)
+    per_peer = {p.device_id: _needed_for(store, p, held, full) for p in recipients}
+    wanted: dict[str, Ranges] = {}
+    for need in per_peer.values():
+        for origin, rs in need.items():
+            wanted[origin] = union(wanted.get(origin, []), rs)
+    # selection: a change goes only if some recipient may receive its collection
+    segments: list[body_mod.Segment] = []
+    sent: dict[str, dict[str, Ranges]] = {p.device_id: {} for p in recipients}
+    total = 0
+    origins_cards: dict[str, str] = {}
+    for origin in sorted(wanted):
+        rows = _fetch(store, origin, wanted[origin])
+        if selector is not None:
+            rows = [r for r in rows if any(selector(p, r[1]) for p in recipients)]
+        if not rows:
+            continue
+        counters = [r[0] for r in rows]
+        if origin == store.device_id:
+            segments.append(_own_segment(home, store, counters, [r[2] for r in rows]))
+        else:
+            segments.extend(_relayed_segments(store, origin, rows))
+        card = _card_of(store, origin, home)
+        if card:
+            origins_cards[origin] = card
+        total += len(rows)
+        for p in recipients:
+            mine = [c for c, coll, _raw, _seg in rows if selector is None or selector(p, coll)]
+            need = set()
+            for lo, hi in per_peer[p.device_id].get(origin, []):
+                need.update(c for c in mine if lo <= c <= hi)
+            if need:
+                sent[p.device_id][origin] = body_mod.ranges_from(sorted(need))
+    if total == 0:
+        return None
+    origins_cards.setdefault(store.device_id, home.card.encode())
+    b = body_mod.Body(sender=store.device_id, created=now if now is not None else now_ms(),
+                      to=[p.device_id for p in recipients], manifest=held,
+                      origins=origins_cards, segments=segments)
+    data = packet.seal(home.keys, [p.enc_pub for p in recipients], body_mod.encode(b), rng=rng,
+                       level=level, pad_to=pad_to)
+    return Outgoing(data, packet.packet_id(data), list(recipients), total, sent)
+
+
+def _fetch(store: Store, origin: str, ranges: Ranges) -> list[tuple[int, str, bytes, int | None]]:
+    rows: list[tuple[int, str, bytes, int | None]] = []
+    for lo, hi in ranges:
+        rows.extend((c, k, bytes(raw), seg) for c, k, raw, seg in store.conn.execute(
+            "SELECT counter, collection, raw, segment FROM changes WHERE origin=? AND counter "
+            "BETWEEN ? AND ? ORDER BY counter", (origin, lo, hi)))
+    return rows
+
+
+def _own_segment(home: Home, store: Store, counters: list[int], raws: list[bytes]
+                 ) -> body_mod.Segment:
+    first, last = counters[0], counters[-1]
+    hashes = [bytes(h) for (h,) in store.conn.execute(
+        "SELECT hash FROM changes WHERE origin=? AND counter BETWEEN ? AND ? ORDER BY counter",
+        (store.device_id, first, last))]
+    if len(hashes) != last - first + 1:
+        raise SneakersyncError("own change log has a gap; the store is damaged")
+    root = merkle.root(hashes)
+    proof = merkle.prove(lambda lo, hi: merkle.root(hashes[lo - first:hi - first]), first, last,
+                         counters) if len(counters) != len(hashes) else []
+    sig = body_mod.sign_segment(home.keys.sign_secret, store.device_id, first, last, root)
+    return body_mod.Segment(store.device_id, first, last, root, sig, proof, raws)
+
+
+def _relayed_segments(store: Store, origin: str, rows: list[tuple[int, str, bytes, int | None]]
+                      ) -> list[body_mod.Segment]:
+    by_seg: dict[int, list[tuple[int, bytes]]] = {}
+    for c, _k, raw, seg in rows:
+        if seg is None:
+            raise SneakersyncError(f"change {origin}:{c} has no origin signature on record")
+        by_seg.setdefault(seg, []).append((c, raw))
+    out = []
+    for seg_id, items in sorted(by_seg.items()):
+        first, last, root, sig, known_json = store.conn.execute(
+            "SELECT first, last, root, sig, known FROM segments WHERE id=?", (seg_id,)).fetchone()
+        leaves = {c: bytes(h) for c, h in store.conn.execute(
+            "SELECT counter, hash FROM changes WHERE origin=? AND counter BETWEEN ? AND ?",
+            (origin, first, last))}
+        known = {tuple(int(x) for x in k.split(",")): bytes.fromhex(v)
+                 for k, v in json.loads(known_json).items()}
+        sub = merkle.subtree_from(leaves, known)  # type: ignore[arg-type]
+        counters = [c for c, _ in items]
+        proof = merkle.prove(sub, first, last, counters)
+        out.append(body_mod.Segment(origin, first, last, bytes(root), bytes(sig), proof,
+                                    [raw for _, raw in items]))
+    return out
+
+
+def _card_of(store: Store, device_id: str, home: Home) -> str | None:
+    if device_id == store.device_id:
+        return str(home.card.encode())
+    row = store.conn.execute("SELECT card FROM peers WHERE device_id=?", (device_id,)).fetchone()
+    if row:
+        return str(row[0])
+    row = store.conn.execute("SELECT card FROM cards WHERE device_id=?", (device_id,)).fetchone()
+    return str(row[0]) if row else None
+
+
+# --- import -------------------------------------------------------------------------
+
+@dataclass
+class ImportReport:
+    packets: int = 0
+    imported: int = 0
+    duplicates: int = 0
+    not_for_me: int = 0
+    quarantined: int = 0
+    changes_applied: int = 0
+    changes_duplicate: int = 0
+    conflicts: int = 0
+    open_conflicts: int = 0
+    rejected: list[dict[str, str]] = field(default_factory=list)
+    held: list[dict[str, str]] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        return {"packets": self.packets, "imported": self.imported,
+                "duplicates": self.duplicates, "not_for_me": self.not_for_me,
+                "quarantined": self.quarantined, "changes_applied": self.changes_applied,
+                "conflicts": self.conflicts, "open_conflicts": self.open_conflicts,
+                "rejected": self.rejected, "quarantine": self.held}
+
+
+class Quarantine(Exception):
+    """Internal signal: the packet is authentic but its sender is not accepted yet."""
+
+    def __init__(self, sender: str, reason: str) -> None:
+        super().__init__(reason)
+        self.sender = sender
+        self.reason = reason
+
+
+def seen_status(store: Store, pid: str) -> str | None:
+    row = store.conn.execute("SELECT status FROM packets WHERE packet_id=?", (pid,)).fetchone()
+    return None if row is None else str(row[0])
+
+
+def mark(store: Store, pid: str, status: str, sender: str | None = None, changes: int = 0,
+         detail: str | None = None) -> None:
+    store.conn.execute(
+        "INSERT INTO packets(packet_id, status, sender, at, changes, detail) VALUES(?,?,?,?,?,?) "
+        "ON CONFLICT(packet_id) DO UPDATE SET status=excluded.status, sender=excluded.sender, "
+        "at=excluded.at, changes=excluded.changes, detail=excluded.detail",
+        (pid, status, sender, now_ms(), changes, detail))
+
+
+def import_packet(home: Home, store: Store, data: bytes, report: ImportReport, *,
+                  name: str = "", allow_unknown: bool = False,
+                  max_body: int | None = None) -> str:
+    """Apply one packet. Returns its status; never raises for a bad packet (it is reported)."""
+    report.packets += 1
+    pid = packet.packet_id(data)
+    status = seen_status(store, pid)
+    if status in ("imported", "duplicate"):
+        report.duplicates += 1
+        return "duplicate"
+    if status == "not_for_me":
+        report.not_for_me += 1
+        return "not_for_me"
+    try:
+        result = _apply(home, store, data, pid, report, allow_unknown, max_body)
+    except NoMatchError:
+        with store.transaction():
+            mark(store, pid, "not_for_me")
+        report.not_for_me += 1
+        return "not_for_me"
+    except Quarantine as q:
+        qpath = home.quarantine_dir / f"{pid}.pkt"
+        if not qpath.exists():
+            tmp = qpath.with_suffix(".tmp")
+            tmp.write_bytes(data)
+            tmp.replace(qpath)
+        with store.transaction():
+            mark(store, pid, "quarantined", q.sender, detail=q.reason)
+        report.quarantined += 1
+        report.held.append({"file": name or pid, "sender": q.sender, "reason": q.reason})
+        return "quarantined"
+    except SneakersyncError as err:
+        report.rejected.append({"file": name or pid, "error": f"{err.layer}: {err}"})
+        return "rejected"
+    return result
+
+
+def _apply(home: Home, store: Store, data: bytes, pid: str, report: ImportReport,
+           allow_unknown: bool, max_body: int | None) -> str:
+    sender_peer: list[Peer | None] = [None]
+
+    def accept(sign_pub: bytes) -> None:
+        p = peers_mod.by_sign_key(store, sign_pub)
+        sender_peer[0] = p
+        if p is not None and p.revoked:
+            raise RevokedError(f"sender {p.name!r} is revoked")
+        # unknown or untrusted senders are decided after the body names them
+
+    opened = packet.open_packet(data, home.keys.enc_secret, accept_sender=accept,
+                                max_body=max_body or (1 << 31))
+    b = body_mod.decode(opened.body)
+    sender_card = body_mod.card_for(b, b.sender)
+    p = sender_peer[0]
+    if p is not None:
+        if p.device_id != b.sender:
+            raise AuthError("body names a different sender than the one who signed it")
+    else:
+        if sender_card is None or sender_card.sign_public != opened.envelope.sender_sign_public:
+            raise AuthError("packet signer is unknown and carries no matching identity card")
+        if not allow_unknown:
+            raise Quarantine(b.sender, f"sender {sender_card.name!r} ({b.sender}) is not a peer")
+    if p is not None and p.trust != "trusted" and not allow_unknown:
+        raise Quarantine(b.sender, f"peer {p.name!r} is not trusted yet (sneakersync peer trust)")
+    if store.device_id not in b.to:
+        raise AuthError("packet body does not list this device as a recipient")
+
+    def key_for(origin: str) -> bytes | None:
+        if origin == store.device_id:
+            return home.keys.sign_public
+        q = peers_mod.by_id(store, origin)
+        if q is not None:
+            return q.sign_pub
+        row = store.conn.execute("SELECT card FROM cards WHERE device_id=?", (origin,)).fetchone()
+        if row:
+            from .identity import decode_card
+            return decode_card(row[0]).sign_public
+        return None
+
+    verified = body_mod.verify_segments(b, key_for)
+    stats = ApplyStats()
+    with store.transaction():
+        if seen_status(store, pid) in ("imported", "duplicate"):
+            report.duplicates += 1
+            return "duplicate"
+        for v in verified:
+            origin = v.segment.origin
+            revoked = _revoked_limit(store, origin)
+            items = [(raw, ver) for raw, ver in zip(v.segment.changes, v.versions)
+                     if revoked is None or ver.counter <= revoked]
+            if not items:
+                continue
+            seg_id = None
+            if origin != store.device_id:
+                seg_id = store.add_segment(origin, v.segment.first, v.segment.last, v.segment.root,
+                                           v.segment.sig, v.known)
+            store.apply_remote([(raw, ver, seg_id) for raw, ver in items], stats)
+            card = b.origins.get(origin)
+            if card and origin != store.device_id:
+                store.conn.execute("INSERT OR IGNORE INTO cards(device_id, card) VALUES(?,?)",
+                                   (origin, card))
+        if p is not None:
+            record_knowledge(store, p.device_id, "acked", b.manifest)
+            peers_mod.touch(store, p.device_id)
+        elif sender_card is not None:
+            store.conn.execute("INSERT OR IGNORE INTO cards(device_id, card) VALUES(?,?)",
+                               (b.sender, sender_card.encode()))
+        mark(store, pid, "imported", b.sender, stats.applied)
+    report.imported += 1
+    report.changes_applied += stats.applied
+    report.changes_duplicate += stats.duplicates
+    report.conflicts += stats.conflicts
+    report.open_conflicts += stats.open_conflicts
+    return "imported"
+
+
+def _revoked_limit(store: Store, origin: str) -> int | None:
+    row = store.conn.execute("SELECT revoked_at, revoked_counter FROM peers WHERE device_id=?",
+                             (origin,)).fetchone()
+    if row is None or row[0] is None:
+        return None
+    return int(row[1] or 0)
+
+
+def import_many(home: Home, store: Store, items: Iterable[tuple[str, bytes]], **kw: Any
+                ) -> ImportReport:
+    report = ImportReport()
+    for name, data in items:
+        import_packet(home, store, data, report, name=name, **kw)
+    return report
