@@ -1,0 +1,58 @@
+"""Shared fixtures: devices made through the library (fast) in temp folders."""
+
+from __future__ import annotations
+
+import os
+import random
+from pathlib import Path
+from typing import Callable, Iterator
+
+import pytest
+
+from sneakersync import home as home_mod
+from sneakersync import peers
+from sneakersync.home import Home
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+
+
+def det_rng(seed: int) -> Callable[[int], bytes]:
+    r = random.Random(seed)
+    return lambda n: bytes(r.getrandbits(8) for _ in range(n))
+
+
+class Device:
+    def __init__(self, home: Home) -> None:
+        self.home = home
+        self.store = home.open_store()
+
+    @property
+    def id(self) -> str:
+        return self.home.device_id
+
+    def close(self) -> None:
+        self.store.close()
+
+
+@pytest.fixture
+def make_device(tmp_path: Path) -> Iterator[Callable[..., Device]]:
+    made: list[Device] = []
+
+    def make(name: str, seed: int | None = None) -> Device:
+        rng = det_rng(seed) if seed is not None else os.urandom
+        h = home_mod.create(tmp_path / name.replace(" ", "_"), name, rng=rng)
+        d = Device(h)
+        made.append(d)
+        return d
+
+    yield make
+    for d in made:
+        d.close()
+
+
+def befriend(*devices: Device) -> None:
+    for a in devices:
+        for b in devices:
+            if a is not b and peers.by_id(a.store, b.id) is None:
+                peers.add(a.store, b.home.card.encode())
