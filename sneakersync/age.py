@@ -52,6 +52,7 @@ MAX_HEADER_SIZE = 1 << 20  # StreamDecryptor refuses headers larger than this (1
 
 _WRAP_NONCE = bytes(12)
 _MAX_CHUNKS = 1 << 88  # the STREAM counter is 11 bytes
+_FEED_SLICE = 1 << 20  # StreamDecryptor buffers input in slices of this size
 
 
 @dataclass(frozen=True)
@@ -366,8 +367,9 @@ class StreamDecryptor:
     and untruncated only once ``finish`` returns without raising. If a problem is
     found after some chunks of the same ``feed`` call verified, those chunks are
     returned and the error is raised by the next call (CCTV release semantics).
-    Buffered: at most one encrypted chunk (or, before the header ends, at most
-    ``MAX_HEADER_SIZE`` bytes) plus the piece being fed.
+    Buffered: at most one encrypted chunk plus 1 MiB (before the header ends, at
+    most ``MAX_HEADER_SIZE`` bytes), whatever the size of the pieces fed; the
+    returned plaintext is of course as large as the piece.
     """
 
     def __init__(self, identity: bytes, *, max_size: int | None = None) -> None:
@@ -402,9 +404,12 @@ class StreamDecryptor:
             raise self._error
         if self._finished:
             raise UsageError("the decryptor is already finished")
-        self._buf += data
         out: list[bytes] = []
         try:
+            view = memoryview(data)
+            for start in range(0, len(view), _FEED_SLICE):  # keeps the buffer small
+                self._buf += view[start:start + _FEED_SLICE]
+                self._step(out, False)
             self._step(out, final)
         except SneakersyncError as exc:
             self._error = exc

@@ -9,7 +9,9 @@ See ``formats/packet-v1.md`` for the full description.
 from __future__ import annotations
 
 import base64
+import re
 import struct
+from json.encoder import encode_basestring
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
@@ -23,6 +25,7 @@ BODY_VERSION = 1
 SEG_DOMAIN = b"sneakersync segment v1\x00"
 CHANGE_KEYS = frozenset({"c", "d", "i", "k", "o", "op", "t", "v"})
 MAX_COUNTER = (1 << 53) - 1
+_CONTROL = re.compile(r"[\x00-\x1f]")
 
 
 @dataclass
@@ -169,30 +172,61 @@ def decode(data: bytes, *, max_changes: int = 50_000_000) -> Body:
     return Body(sender, created, to, manifest, origins, segments, extra)
 
 
-def parse_change(raw: bytes, origin: str, first: int, last: int) -> Version:
-    """Strictly parse one change line that must belong to ``origin`` within first..last."""
+def parse_changes(lines: Sequence[bytes], origin: str, first: int, last: int) -> list[Version]:
+    """Parse a segment's change lines in one JSON pass, then check each strictly.
+
+    Each line's canonical re-encoding must equal its bytes, so no line boundary
+    can be moved by the batch parse.
+    """
+    objs: Any = None
     try:
-        obj = canonical.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise BodyError("a change line is not JSON") from exc
-    if not isinstance(obj, dict) or set(obj) != CHANGE_KEYS:
+        objs = canonical.loads(b"[" + b",".join(lines) + b"]")
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        objs = None
+    if not isinstance(objs, list) or len(objs) != len(lines):
+        return [parse_change(raw, origin, first, last) for raw in lines]
+    return [parse_change(raw, origin, first, last, obj) for raw, obj in zip(lines, objs)]
+
+
+def parse_change(raw: bytes, origin: str, first: int, last: int, obj: Any = None) -> Version:
+    """Strictly parse one change line that must belong to ``origin`` within first..last."""
+    if obj is None:
+        try:
+            obj = canonical.loads(raw)
+        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+            raise BodyError("a change line is not JSON") from exc
+    if not isinstance(obj, dict) or obj.keys() != CHANGE_KEYS:
         raise BodyError("a change line has missing or unknown fields")
-    if canonical.dumpb(obj) != raw:
-        raise BodyError("a change line is not in canonical form")
     c, d, i, k, o, op, t, v = (obj[x] for x in ("c", "d", "i", "k", "o", "op", "t", "v"))
     if o != origin or type(c) is not int or not first <= c <= last:
         raise BodyError("a change does not belong to its segment")
     if op not in ("put", "del") or (op == "put") != isinstance(d, dict) or (op == "del" and d is not None):
         raise BodyError("a change has an invalid operation or data")
     if (not isinstance(k, str) or not 0 < len(k) <= 64 or k.startswith("_")
-            or not isinstance(i, str) or not 0 < len(i) <= 200 or any(ord(ch) < 32 for ch in i)):
+            or not isinstance(i, str) or not 0 < len(i) <= 200 or _CONTROL.search(i)):
         raise BodyError("a change names an invalid collection or record id")
-    if type(t) is not int or not isinstance(v, dict) or v.get(o) != c:
+    if type(t) is not int or not isinstance(v, dict) or o in v:
         raise BodyError("a change has an invalid version vector or time")
     for dev, n in v.items():
         if not isinstance(dev, str) or type(n) is not int or not 0 < n <= MAX_COUNTER:
             raise BodyError("a change has an invalid version vector")
-    return Version(origin=o, counter=c, op=op, data=d, vv=v, ts=t)
+    # canonical form: rebuild the exact bytes (this also yields the data's canonical JSON)
+    data_json = canonical.dumps(d)
+    wire_vv = canonical.dumps_counts(v)
+    full_vv = dict(v)
+    full_vv[o] = c
+    full_vv = dict(sorted(full_vv.items()))
+    try:
+        expected = (f'{{"c":{c},"d":{data_json},"i":{encode_basestring(i)},'
+                    f'"k":{encode_basestring(k)},"o":{encode_basestring(o)},"op":"{op}",'
+                    f'"t":{t},"v":{wire_vv}}}').encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise BodyError("a change line is not valid UTF-8 text") from exc
+    if expected != raw:
+        raise BodyError("a change line is not in canonical form")
+    return Version(origin=o, counter=c, op=op, data=d, vv=full_vv, ts=t, collection=k, rid=i,
+                   data_json=data_json if d is not None else None,
+                   vv_json=canonical.dumps_counts(full_vv))
 
 
 @dataclass
@@ -200,6 +234,7 @@ class Verified:
     segment: Segment
     versions: list[Version]
     known: dict[tuple[int, int], bytes]
+    hashes: list[bytes] = field(default_factory=list)
 
 
 def card_for(body: Body, origin: str) -> Card | None:
@@ -230,16 +265,17 @@ def verify_segments(body: Body, key_for: Callable[[str], bytes | None]) -> list[
             if card is None:
                 raise AuthError(f"no key known for origin {seg.origin}")
             key = card.sign_public
-        versions = [parse_change(raw, seg.origin, seg.first, seg.last) for raw in seg.changes]
+        versions = parse_changes(seg.changes, seg.origin, seg.first, seg.last)
         counters = [v.counter for v in versions]
         if counters != sorted(set(counters)):
             raise BodyError("segment changes must be in ascending counter order, no repeats")
-        leaves = {v.counter: merkle.leaf_hash(raw) for v, raw in zip(versions, seg.changes)}
+        hashes = [merkle.leaf_hash(raw) for raw in seg.changes]
+        leaves = dict(zip(counters, hashes))
         root, known = merkle.verify_root(seg.first, seg.last, leaves, seg.proof)
         if not crypto.ct_equal(root, seg.root):
             raise AuthError(f"changes of {seg.origin} do not match their signed root")
         crypto.verify(key, segment_message(seg.origin, seg.first, seg.last, seg.root), seg.sig)
-        out.append(Verified(seg, versions, known))
+        out.append(Verified(seg, versions, known, hashes))
     return out
 
 

@@ -8,6 +8,7 @@ written as themselves.
 from __future__ import annotations
 
 import json
+from json.encoder import encode_basestring
 from typing import Any
 
 from .errors import UsageError
@@ -21,6 +22,12 @@ def dumps(obj: Any) -> str:
         return _ENCODER.encode(obj)
     except (TypeError, ValueError) as exc:
         raise UsageError(f"value cannot be stored as JSON: {exc}") from exc
+
+
+def dumps_counts(counts: dict[str, int]) -> str:
+    """Canonical JSON of a {str: int} map (a version vector), without the generic encoder."""
+    return "{" + ",".join(f"{encode_basestring(k)}:{int(n)}" for k, n in sorted(counts.items())) \
+        + "}"
 
 
 def dumpb(obj: Any) -> bytes:

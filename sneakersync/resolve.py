@@ -28,6 +28,11 @@ class Version:
     data: dict[str, Any] | None
     vv: dict[str, int]
     ts: int  # milliseconds, a hint used only for tie-breaks and display
+    collection: str = ""
+    rid: str = ""
+    # canonical JSON of data, when the parser already produced it (not part of identity)
+    data_json: str | None = field(default=None, compare=False, repr=False)
+    vv_json: str | None = field(default=None, compare=False, repr=False)
 
     @property
     def key(self) -> tuple[str, int]:

@@ -15,6 +15,7 @@ before or after it, never in between.
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 import time
 import uuid
@@ -23,6 +24,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import sqlite_utils
+from json.encoder import encode_basestring
 
 from . import canonical, merkle, resolve, vclock
 from .errors import NotFoundError, StoreError, UsageError
@@ -39,7 +41,7 @@ _SCHEMA = [
         collection TEXT NOT NULL, rid TEXT NOT NULL, op TEXT NOT NULL,
         ts INTEGER NOT NULL, raw BLOB NOT NULL, hash BLOB NOT NULL,
         segment INTEGER, received_at INTEGER NOT NULL,
-        PRIMARY KEY (origin, counter)) WITHOUT ROWID""",
+        PRIMARY KEY (origin, counter))""",
     """CREATE TABLE IF NOT EXISTS records (
         collection TEXT NOT NULL, rid TEXT NOT NULL, data TEXT, deleted INTEGER NOT NULL,
         origin TEXT NOT NULL, counter INTEGER NOT NULL, vv TEXT NOT NULL,
@@ -67,6 +69,11 @@ _SCHEMA = [
         packet_id TEXT PRIMARY KEY, status TEXT NOT NULL, sender TEXT, at INTEGER NOT NULL,
         changes INTEGER NOT NULL DEFAULT 0, detail TEXT)""",
 ]
+
+
+def _json_str(text: str) -> str:
+    """Canonical JSON for a string (same bytes as canonical.dumps)."""
+    return encode_basestring(text)
 
 
 def now_ms() -> int:
@@ -112,10 +119,13 @@ def check_collection(name: str) -> str:
     return name
 
 
+_CONTROL = re.compile(r"[\x00-\x1f]")
+
+
 def check_rid(rid: str) -> str:
     if not isinstance(rid, str) or not rid or len(rid) > MAX_ID_LEN:
         raise UsageError(f"record id must be 1 to {MAX_ID_LEN} characters")
-    if any(ord(ch) < 32 for ch in rid):
+    if _CONTROL.search(rid):
         raise UsageError("record id must not contain control characters")
     return rid
 
@@ -129,15 +139,22 @@ def check_data(data: Any) -> dict[str, Any]:
 
 def encode_change(origin: str, counter: int, collection: str, rid: str, op: str,
                   data: dict[str, Any] | None, vv: dict[str, int], ts: int) -> bytes:
-    """Exact change bytes that are hashed, signed (via Merkle roots) and shipped."""
+    """Exact change bytes that are hashed, signed (via Merkle roots) and shipped.
+
+    ``v`` holds the version vector *without* the origin's own entry, which is
+    always equal to the change counter ``c`` (so it is not repeated).
+    """
+    others = {k: n for k, n in vv.items() if k != origin}
     return canonical.dumpb({"c": counter, "d": data, "i": rid, "k": collection, "o": origin,
-                            "op": op, "t": ts, "v": vv})
+                            "op": op, "t": ts, "v": others})
 
 
 def version_from_raw(raw: bytes | str) -> Version:
     obj = canonical.loads(raw)
+    vv = dict(obj["v"])
+    vv[obj["o"]] = obj["c"]
     return Version(origin=obj["o"], counter=obj["c"], op=obj["op"], data=obj["d"],
-                   vv=obj["v"], ts=obj["t"])
+                   vv=dict(sorted(vv.items())), ts=obj["t"], collection=obj["k"], rid=obj["i"])
 
 
 class Store:
@@ -153,10 +170,12 @@ class Store:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=FULL")
             conn.execute("PRAGMA foreign_keys=ON")
+            conn.execute("PRAGMA cache_size=-32768")
             self._migrate()
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"store {self.path} cannot be opened: {exc}") from exc
         self._policies: dict[str, str] = {}
+        self._empty = False
 
     # --- schema ----------------------------------------------------------------------
 
@@ -290,11 +309,14 @@ class Store:
         stamp = ts if ts is not None else now_ms()
         ids: list[str] = []
         with self.transaction():
-            fresh: list[tuple[str, dict[str, Any]]] = []
+            self._empty = self.conn.execute("SELECT 1 FROM records WHERE collection=? LIMIT 1",
+                                            (collection,)).fetchone() is None
+            fresh: list[tuple[str, dict[str, Any], str]] = []
             for rid, data in items:
                 rid = check_rid(rid) if rid is not None else str(uuid.uuid4())
-                check_data(data)
-                fresh.append((rid, data))
+                if not isinstance(data, dict):
+                    raise UsageError("a record must be a JSON object")
+                fresh.append((rid, data, canonical.dumps(data)))
                 ids.append(rid)
                 if len(fresh) >= 5000:
                     self._write_batch(collection, fresh, stamp)
@@ -307,15 +329,17 @@ class Store:
                     progress(len(fresh))
         return ids
 
-    def _write_batch(self, collection: str, items: list[tuple[str, dict[str, Any]]],
+    def _write_batch(self, collection: str, items: list[tuple[str, dict[str, Any], str]],
                      ts: int) -> None:
-        existing = self._existing(collection, [rid for rid, _ in items])
+        existing = set() if self._empty else \
+            self._existing(collection, [rid for rid, _, _ in items])
         seen: set[str] = set()
         me = self.device_id
         counter = self.counter
         change_rows = []
         record_rows = []
-        for rid, data in items:
+        coll_json = canonical.dumps(collection)
+        for rid, data, data_json in items:
             if rid in existing or rid in seen:
                 # flush what we have, then take the careful path for an update
                 if change_rows:
@@ -328,12 +352,14 @@ class Store:
                 continue
             seen.add(rid)
             counter += 1
-            vv = {me: counter}
-            raw = encode_change(me, counter, collection, rid, "put", data, vv, ts)
+            vv_json = f'{{"{me}":{counter}}}'
+            # the canonical encoding of the change, assembled from canonical parts
+            # (keys in code point order: c, d, i, k, o, op, t, v)
+            raw = (f'{{"c":{counter},"d":{data_json},"i":{_json_str(rid)},"k":{coll_json},'
+                   f'"o":"{me}","op":"put","t":{ts},"v":{{}}}}').encode("utf-8")
             change_rows.append((me, counter, collection, rid, "put", ts, raw,
                                 merkle.leaf_hash(raw), ts))
-            record_rows.append((collection, rid, canonical.dumps(data), me, counter,
-                                canonical.dumps(vv)))
+            record_rows.append((collection, rid, data_json, me, counter, vv_json))
         if change_rows:
             self._insert_fresh(change_rows, record_rows, counter)
 
@@ -429,35 +455,98 @@ class Store:
                                 (origin, counter)).fetchone()
         return None if row is None else bytes(row[0])
 
-    def apply_remote(self, changes: Sequence[tuple[bytes, Version, int | None]],
+    def apply_remote(self, changes: Sequence[tuple[bytes, Version, int | None, bytes]],
                      stats: ApplyStats) -> None:
-        """Apply verified changes ``(raw, version, segment id)``. Caller holds the transaction."""
+        """Apply verified changes ``(raw, version, segment id, leaf hash)``.
+
+        The caller holds the transaction.
+
+        Changes already held are skipped (idempotence); the same (origin, counter)
+        with different bytes is an equivocation and fails the whole packet.
+        """
         stamp = now_ms()
-        for raw, v, segment in changes:
-            h = merkle.leaf_hash(raw)
-            known = self.has_change(v.origin, v.counter)
-            if known is not None:
-                if known != h:
+        known = self._known_hashes(changes)
+        new: list[tuple[bytes, Version, int | None, bytes]] = []
+        batch_keys: set[tuple[str, int]] = set()
+        for raw, v, segment, h in changes:
+            have = known.get((v.origin, v.counter))
+            if have is None and (v.origin, v.counter) in batch_keys:
+                stats.duplicates += 1
+                continue
+            if have is not None:
+                if have != h:
                     from .errors import AuthError
                     raise AuthError(f"device {v.origin} signed two different changes "
                                     f"numbered {v.counter}")
                 stats.duplicates += 1
                 continue
-            obj = canonical.loads(raw)
-            collection, rid = obj["k"], obj["i"]
-            self.conn.execute(
-                "INSERT INTO changes(origin, counter, collection, rid, op, ts, raw, hash, segment,"
-                " received_at) VALUES(?,?,?,?,?,?,?,?,?,?)",
-                (v.origin, v.counter, collection, rid, v.op, v.ts, raw, h, segment, stamp))
-            stats.applied += 1
-            frontier = self._frontier(collection, rid)
-            kept, changed = resolve.add_version(frontier, v)
-            if changed:
-                res = self._rewrite(collection, rid, kept)
-                if res.conflict:
-                    stats.conflicts += 1
-                    if res.open:
-                        stats.open_conflicts += 1
+            batch_keys.add((v.origin, v.counter))
+            new.append((raw, v, segment, h))
+        if not new:
+            return
+        self.conn.executemany(
+            "INSERT INTO changes(origin, counter, collection, rid, op, ts, raw, hash, segment,"
+            " received_at) VALUES(?,?,?,?,?,?,?,?,?,?)",
+            [(v.origin, v.counter, v.collection, v.rid, v.op, v.ts, raw, h, seg, stamp)
+             for raw, v, seg, h in new])
+        stats.applied += len(new)
+        # records that exist already, or that get several versions in this batch, take the
+        # careful path; the rest are new records with a single version
+        targets: dict[tuple[str, str], int] = {}
+        for _, v, _, _ in new:
+            targets[(v.collection, v.rid)] = targets.get((v.collection, v.rid), 0) + 1
+        existing = self._existing_pairs(list(targets))
+        fresh_rows = []
+        for raw, v, _, _ in new:
+            key = (v.collection, v.rid)
+            if key in existing or targets[key] > 1:
+                self._apply_one(v, stats)
+                continue
+            data_json = v.data_json if v.data_json is not None or v.data is None \
+                else canonical.dumps(v.data)
+            fresh_rows.append((v.collection, v.rid, data_json, 1 if v.op == "del" else 0,
+                               v.origin, v.counter, v.vv_json or canonical.dumps(v.vv)))
+        if fresh_rows:
+            self.conn.executemany(
+                "INSERT INTO records(collection, rid, data, deleted, origin, counter, vv)"
+                " VALUES(?,?,?,?,?,?,?)", fresh_rows)
+
+    def _apply_one(self, v: Version, stats: ApplyStats) -> None:
+        frontier = self._frontier(v.collection, v.rid)
+        kept, changed = resolve.add_version(frontier, v)
+        if changed:
+            res = self._rewrite(v.collection, v.rid, kept)
+            if res.conflict:
+                stats.conflicts += 1
+                if res.open:
+                    stats.open_conflicts += 1
+
+    def _known_hashes(self, changes: Sequence[tuple[bytes, Version, int | None, bytes]]
+                      ) -> dict[tuple[str, int], bytes]:
+        spans: dict[str, list[int]] = {}
+        for _, v, _, _ in changes:
+            span = spans.setdefault(v.origin, [v.counter, v.counter])
+            span[0] = min(span[0], v.counter)
+            span[1] = max(span[1], v.counter)
+        out: dict[tuple[str, int], bytes] = {}
+        for origin, (lo, hi) in spans.items():
+            for c, h in self.conn.execute(
+                    "SELECT counter, hash FROM changes WHERE origin=? AND counter BETWEEN ? AND ?",
+                    (origin, lo, hi)):
+                out[(origin, c)] = bytes(h)
+        return out
+
+    def _existing_pairs(self, keys: list[tuple[str, str]]) -> set[tuple[str, str]]:
+        by_coll: dict[str, list[str]] = {}
+        for coll, rid in keys:
+            by_coll.setdefault(coll, []).append(rid)
+        out: set[tuple[str, str]] = set()
+        for coll, rids in by_coll.items():
+            if self.conn.execute("SELECT 1 FROM records WHERE collection=? LIMIT 1",
+                                 (coll,)).fetchone() is None:
+                continue
+            out.update((coll, r) for r in self._existing(coll, rids))
+        return out
 
     def add_segment(self, origin: str, first: int, last: int, root: bytes, sig: bytes,
                     known: dict[tuple[int, int], bytes]) -> int:

@@ -119,7 +119,7 @@ def _needed_for(store: Store, peer: Peer, held: dict[str, Ranges], full: bool
 
 def build_export(home: Home, store: Store, recipients: Sequence[Peer], *,
                  selector: Selector | None = None, full: bool = False,
-                 rng: crypto.Rng = crypto.system_rng, level: int = 3, pad_to: int = 4096,
+                 rng: crypto.Rng = crypto.system_rng, level: int = 7, pad_to: int = 4096,
                  now: int | None = None) -> Outgoing | None:
     """One packet for ``recipients`` holding everything any of them lacks.
 
@@ -366,7 +366,7 @@ def _apply(home: Home, store: Store, data: bytes, pid: str, report: ImportReport
         for v in verified:
             origin = v.segment.origin
             revoked = _revoked_limit(store, origin)
-            items = [(raw, ver) for raw, ver in zip(v.segment.changes, v.versions)
+            items = [(raw, ver, h) for raw, ver, h in zip(v.segment.changes, v.versions, v.hashes)
                      if revoked is None or ver.counter <= revoked]
             if not items:
                 continue
@@ -374,7 +374,7 @@ def _apply(home: Home, store: Store, data: bytes, pid: str, report: ImportReport
             if origin != store.device_id:
                 seg_id = store.add_segment(origin, v.segment.first, v.segment.last, v.segment.root,
                                            v.segment.sig, v.known)
-            store.apply_remote([(raw, ver, seg_id) for raw, ver in items], stats)
+            store.apply_remote([(raw, ver, seg_id, h) for raw, ver, h in items], stats)
             card = b.origins.get(origin)
             if card and origin != store.device_id:
                 store.conn.execute("INSERT OR IGNORE INTO cards(device_id, card) VALUES(?,?)",
