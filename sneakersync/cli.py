@@ -296,3 +296,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 from . import cli_sync  # noqa: E402,F401  (registers the sync commands on the group)
+from . import cli_qr  # noqa: E402,F401
