@@ -30,22 +30,52 @@ def peer() -> None:
 
 
 @peer.command("add")
-@click.argument("card")
+@click.argument("card", required=False)
 @click.option("--name", help="Local name for the peer (default: the name on its card).")
+@click.option("--trust", type=click.Choice(["trusted", "quarantine"]),
+              help="Apply its packets, or hold them until `peer trust` "
+                   "(default: `settings default-trust`, else trusted).")
+@click.option("--scan", "scan_image", type=click.Path(path_type=Path),
+              help="Read the card from a photo or screenshot of its QR code.")
+@click.option("--camera", type=int, help="Read the card's QR code from camera N (OpenCV).")
 @json_option
 @pass_ctx
-def peer_add(c: Ctx, card: str, name: str | None, as_json: bool) -> None:
-    """Add a peer from its identity card (a string, or a file holding it).
+def peer_add(c: Ctx, card: str | None, name: str | None, trust: str | None,
+             scan_image: Path | None, camera: int | None, as_json: bool) -> None:
+    """Add a peer from its identity card (a string, a file, or a QR image).
 
     Example: sneakersync peer add SNK1:AEA... --name "Juma tablet"
+    Example: sneakersync peer add --scan juma-card.png
     """
     from . import peers
 
-    p = peers.add(c.store, _read_card_arg(card), name)
+    if sum(x is not None for x in (card, scan_image, camera)) != 1:
+        raise UsageError("give exactly one of CARD, --scan IMAGE or --camera N")
+    if scan_image is not None or camera is not None:
+        from .card_qr import read_card_camera, read_card_image
+
+        text = read_card_image(scan_image) if scan_image is not None else \
+            read_card_camera(camera or 0)
+    else:
+        text = _read_card_arg(card or "")
+    p = peers.add(c.store, text, name, trust=trust)
+    from .revocation_store import apply_remembered
+
+    if apply_remembered(c.store, p.device_id) is not None:
+        p = peers.get(c.store, p.device_id)
+        click.echo(f"warning: a trusted peer has revoked {p.name!r}; it is added as revoked",
+                   err=True)
     if as_json:
         emit_json(p.as_json())
     else:
         c.say(f"added peer {p.name!r} ({p.device_id}), trust={p.trust}, not yet verified")
+        c.say(f"compare safety numbers in person: {PROG} peer verify {_quote(p.name)}")
+
+
+def _quote(name: str) -> str:
+    import shlex
+
+    return shlex.quote(name)
 
 
 @peer.command("list")
@@ -65,8 +95,10 @@ def peer_list(c: Ctx, as_json: bool) -> None:
     if not ps:
         c.say("no peers yet: add one with `sneakersync peer add CARD`")
     for p in ps:
-        state = "revoked" if p.revoked else ("verified" if p.verified else "unverified")
+        state = "revoked" if p.revoked else ("verified" if p.verified else "UNVERIFIED")
         click.echo(f"{p.name:<24} {p.device_id}  {p.kind:<7} {state:<10} {p.trust}")
+    if any(not p.verified and not p.revoked for p in ps):
+        c.say(f"UNVERIFIED: keys not yet compared in person ({PROG} peer verify NAME)")
 
 
 # --- export / import ----------------------------------------------------------------
@@ -92,9 +124,10 @@ def export_cmd(c: Ctx, drive: Path, to: tuple[str, ...], full: bool, as_json: bo
     elif res["packets"] == 0:
         c.say("nothing to export: every recipient already has everything")
     else:
-        c.say(f"wrote 1 packet ({res['bytes']} bytes, {res['changes']} changes) for "
-              f"{', '.join(res['recipients'])}")
-        c.say(f"fingerprint: {res['fingerprint']}")
+        for w in res["written"]:
+            c.say(f"wrote 1 packet ({w['bytes']} bytes, {w['changes']} changes) for "
+                  f"{', '.join(w['recipients'])}")
+            c.say(f"fingerprint: {w['fingerprint']}")
 
 
 @cli.command("import")
@@ -197,22 +230,24 @@ def key_export(c: Ctx, as_age: bool, out: Path | None) -> None:
 # --- conflicts and policies --------------------------------------------------------
 
 @cli.group(invoke_without_command=True)
+@click.option("--all", "show_all", is_flag=True,
+              help="Also list conflicts a policy (lww, merge, fork) settled automatically.")
 @json_option
 @click.pass_context
-def conflicts(ctx: click.Context, as_json: bool) -> None:
-    """List records whose versions were edited concurrently.
+def conflicts(ctx: click.Context, show_all: bool, as_json: bool) -> None:
+    """List records edited concurrently that wait for a person to decide.
 
-    Example: sneakersync conflicts --json
+    Example: sneakersync conflicts --all --json
     """
     if ctx.invoked_subcommand is not None:
         return
     c: Ctx = ctx.obj
-    items = c.store.conflicts()
+    items = c.store.conflicts(include_settled=show_all)
     if as_json:
         emit_json(items)
         return
     if not items:
-        c.say("no conflicts")
+        c.say("no open conflicts" + ("" if show_all else " (--all shows those settled by policy)"))
     for it in items:
         state = "OPEN" if it["open"] else f"resolved by {it['policy']}"
         click.echo(f"{it['conflict']}  {it['collection']}/{it['id']}  {state}")

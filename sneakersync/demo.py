@@ -135,6 +135,10 @@ def _scenario(root: Path, fast: bool, echo: Echo) -> dict[str, Any]:
     merged = office.store.get("shelters", sh).data or {}
     echo(f"   shelter merged field by field: status={merged.get('status')!r}, "
          f"population={merged.get('population')!r}")
+    settled = [c for c in office.store.conflicts(include_settled=True) if not c["open"]]
+    for c in settled:
+        echo(f"   conflict {c['conflict']} on {c['collection']}/{c['id'][:8]} settled by "
+             f"policy {c['policy']} (kept for the record: `sneakersync conflicts --all`)")
     conflicts = office.store.conflicts()
     for c in conflicts:
         echo(f"   open conflict {c['conflict']} on {c['collection']}/{c['id'][:8]}:")

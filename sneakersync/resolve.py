@@ -97,7 +97,18 @@ def fork_id(rid: str, loser: Version) -> str:
     return f"{rid}~{tag}"
 
 
-def resolve(policy: str, collection: str, rid: str, frontier: Sequence[Version]) -> Resolution:
+def common_ancestor(history: Sequence[Version], frontier: Sequence[Version]) -> Version | None:
+    """The newest version every frontier version descends from (None if unknown)."""
+    best: Version | None = None
+    for h in history:
+        if all(vclock.dominates(f.vv, h.vv) and f.key != h.key for f in frontier):
+            if best is None or vclock.dominates(h.vv, best.vv):
+                best = h
+    return best
+
+
+def resolve(policy: str, collection: str, rid: str, frontier: Sequence[Version],
+            base: Version | None = None) -> Resolution:
     if not frontier:
         raise UsageError("cannot resolve an empty frontier")
     ordered = sorted(frontier, key=lww_order)
@@ -108,7 +119,7 @@ def resolve(policy: str, collection: str, rid: str, frontier: Sequence[Version])
     if policy == "lww":
         return Resolution([Visible(rid, winner.data, winner)], True, False, cid)
     if policy == "merge":
-        merged, fields = _merge(ordered)
+        merged, fields = _merge(ordered, base)
         return Resolution([Visible(rid, merged, winner)], True, False, cid, fields)
     if policy == "fork":
         rows = [Visible(rid, winner.data, winner)]
@@ -117,22 +128,45 @@ def resolve(policy: str, collection: str, rid: str, frontier: Sequence[Version])
                 rows.append(Visible(fork_id(rid, loser), loser.data, loser, fork_of=rid))
         return Resolution(rows, True, False, cid)
     # manual: show the deterministic winner, keep the conflict open for a person
-    _, fields = _merge(ordered)
+    _, fields = _merge(ordered, base)
     return Resolution([Visible(rid, winner.data, winner)], True, True, cid, fields)
 
 
-def _merge(ordered: Sequence[Version]) -> tuple[dict[str, Any] | None, list[str]]:
-    """Field-level merge: union of fields; a field that differs takes the LWW winner's value."""
+_MISSING = object()
+
+
+def _merge(ordered: Sequence[Version], base: Version | None = None
+           ) -> tuple[dict[str, Any] | None, list[str]]:
+    """Field-level three-way merge against the common ancestor ``base``.
+
+    A field changed on one side only takes that side's value (also a removal);
+    a field changed differently on several sides takes the value of the LWW
+    winner among those that changed it, and is reported.  Without a known
+    ancestor, every field present anywhere is kept and differing values go to
+    the LWW winner.
+    """
     live = [v for v in ordered if not v.deleted and v.data is not None]
     if not live:
         return None, []
+    anc: dict[str, Any] = dict(base.data or {}) if base is not None and not base.deleted else {}
+    keys = sorted({k for v in live for k in (v.data or {})} | set(anc))
     merged: dict[str, Any] = {}
-    differing: set[str] = set()
-    for v in live:  # ascending LWW order: later versions overwrite
-        assert v.data is not None
-        for k, val in v.data.items():
-            if k in merged and merged[k] != val:
-                differing.add(k)
-            merged[k] = val
-    # a field missing in some version but present in another is not a conflict: union keeps it
-    return dict(sorted(merged.items())), sorted(differing)
+    differing: list[str] = []
+    for k in keys:
+        old = anc.get(k, _MISSING) if base is not None else _MISSING
+        changed = [v for v in live if (v.data or {}).get(k, _MISSING) != old] \
+            if base is not None else [v for v in live if k in (v.data or {})]
+        if not changed:
+            value = old
+        else:
+            values = []
+            for v in changed:  # ascending LWW order: the last is the winner
+                val = (v.data or {}).get(k, _MISSING)
+                if val not in values:
+                    values.append(val)
+            if len(values) > 1:
+                differing.append(k)
+            value = (changed[-1].data or {}).get(k, _MISSING)
+        if value is not _MISSING:
+            merged[k] = value
+    return merged, differing

@@ -42,6 +42,7 @@ _SCHEMA = [
         ts INTEGER NOT NULL, raw BLOB NOT NULL, hash BLOB NOT NULL,
         segment INTEGER, received_at INTEGER NOT NULL,
         PRIMARY KEY (origin, counter))""",
+    """CREATE INDEX IF NOT EXISTS changes_record ON changes (collection, rid)""",
     """CREATE TABLE IF NOT EXISTS records (
         collection TEXT NOT NULL, rid TEXT NOT NULL, data TEXT, deleted INTEGER NOT NULL,
         origin TEXT NOT NULL, counter INTEGER NOT NULL, vv TEXT NOT NULL,
@@ -421,8 +422,16 @@ class Store:
             raise StoreError(f"store is missing change {origin}:{counter}")
         return version_from_raw(row[0])
 
+    def _history(self, collection: str, rid: str) -> list[Version]:
+        return [version_from_raw(raw) for (raw,) in self.conn.execute(
+            "SELECT raw FROM changes WHERE collection=? AND rid=?", (collection, rid))]
+
     def _rewrite(self, collection: str, rid: str, frontier: list[Version]) -> resolve.Resolution:
-        res = resolve.resolve(self.policy(collection), collection, rid, frontier)
+        policy = self.policy(collection)
+        base = None
+        if len(frontier) > 1 and policy in ("merge", "manual"):
+            base = resolve.common_ancestor(self._history(collection, rid), frontier)
+        res = resolve.resolve(policy, collection, rid, frontier, base)
         fkeys = canonical.dumps([[v.origin, v.counter] for v in frontier]) \
             if len(frontier) > 1 else None
         self.conn.execute("DELETE FROM records WHERE collection=? AND fork_of=?", (collection, rid))
@@ -563,11 +572,13 @@ class Store:
 
     # --- conflicts --------------------------------------------------------------------
 
-    def conflicts(self) -> list[dict[str, Any]]:
+    def conflicts(self, *, include_settled: bool = False) -> list[dict[str, Any]]:
+        """Open conflicts (and, with ``include_settled``, those a policy settled)."""
         out = []
         for collection, rid, cid, open_, frontier in self.conn.execute(
                 "SELECT collection, rid, conflict, open, frontier FROM records WHERE "
                 "conflict IS NOT NULL AND fork_of IS NULL AND frontier IS NOT NULL "
+                + ("" if include_settled else "AND open=1 ") +
                 "ORDER BY collection, rid"):
             versions = [self._version(o, c) for o, c in json.loads(frontier)]
             out.append({
@@ -581,7 +592,7 @@ class Store:
 
     def resolve_conflict(self, cid: str, *, pick: int | None = None,
                          data: dict[str, Any] | None = None, ts: int | None = None) -> dict[str, Any]:
-        found = [c for c in self.conflicts() if c["conflict"] == cid or
+        found = [c for c in self.conflicts(include_settled=True) if c["conflict"] == cid or
                  f"{c['collection']}/{c['id']}" == cid]
         if not found:
             raise NotFoundError(f"no open conflict {cid!r}")
