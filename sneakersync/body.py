@@ -26,6 +26,7 @@ SEG_DOMAIN = b"sneakersync segment v1\x00"
 CHANGE_KEYS = frozenset({"c", "d", "i", "k", "o", "op", "t", "v"})
 MAX_COUNTER = (1 << 53) - 1
 _CONTROL = re.compile(r"[\x00-\x1f]")
+_COLLECTION = re.compile(r"[A-Za-z0-9.-][A-Za-z0-9_.-]{0,63}")
 
 
 @dataclass
@@ -123,12 +124,12 @@ def decode(data: bytes, *, max_changes: int = 50_000_000) -> Body:
         raise BodyError("body must end with a newline")
     lines = data[:-1].split(b"\n")
     try:
-        meta = canonical.loads(lines[0])
+        meta = canonical.loads_strict(lines[0])
     except (ValueError, UnicodeDecodeError) as exc:
         raise BodyError("body meta line is not JSON") from exc
     if not isinstance(meta, dict) or meta.get("type") != BODY_TYPE:
         raise BodyError("body meta line is not a sneakersync body")
-    if meta.get("v") != BODY_VERSION:
+    if type(meta.get("v")) is not int or meta.get("v") != BODY_VERSION:
         raise BodyError(f"body version {meta.get('v')!r} is not supported")
     sender = _req(meta, "sender", str)
     _origin_raw(sender)
@@ -202,7 +203,7 @@ def parse_change(raw: bytes, origin: str, first: int, last: int, obj: Any = None
         raise BodyError("a change does not belong to its segment")
     if op not in ("put", "del") or (op == "put") != isinstance(d, dict) or (op == "del" and d is not None):
         raise BodyError("a change has an invalid operation or data")
-    if (not isinstance(k, str) or not 0 < len(k) <= 64 or k.startswith("_")
+    if (not isinstance(k, str) or not _COLLECTION.fullmatch(k)
             or not isinstance(i, str) or not 0 < len(i) <= 200 or _CONTROL.search(i)):
         raise BodyError("a change names an invalid collection or record id")
     if type(t) is not int or not isinstance(v, dict) or o in v:

@@ -41,3 +41,17 @@ def _reject_constant(name: str) -> Any:
 def loads(text: str | bytes) -> Any:
     """Strict JSON parse (rejects NaN/Infinity); raises ValueError."""
     return json.loads(text, parse_constant=_reject_constant)
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in pairs:
+        if k in out:
+            raise ValueError(f"duplicate key {k!r}")
+        out[k] = v
+    return out
+
+
+def loads_strict(text: str | bytes) -> Any:
+    """Like :func:`loads`, and duplicate object keys are an error."""
+    return json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_no_duplicates)

@@ -30,13 +30,14 @@ from typing import Callable
 import zstandard
 
 from . import crypto
-from .errors import AuthError, BodyError, EnvelopeError
+from .errors import AuthError, BodyError, EnvelopeError, UsageError
 
 MAGIC = b"SNKENV1\n"
 FIXED_LEN = 185
 SIGNED_LEN = 121
 SIG_DOMAIN = b"sneakersync envelope v1\x00"
 MAX_BODY = 1 << 31  # 2 GiB uncompressed: a hard ceiling against bombs
+MAX_PAD = 1 << 20  # padding buckets are at most 1 MiB
 _FMT = ">8s32s32sQQ32sB"
 
 
@@ -61,6 +62,8 @@ def seal(*, sign_secret: bytes, sign_public: bytes, header_hash: bytes, body: by
          level: int = 3, pad_to: int = 0,
          compressor: zstandard.ZstdCompressor | None = None) -> bytes:
     """Compress ``body`` and sign the envelope bound to ``header_hash``."""
+    if not 0 <= pad_to <= MAX_PAD:
+        raise UsageError(f"padding bucket must be 0 to {MAX_PAD} bytes")
     comp = compressor or zstandard.ZstdCompressor(level=level, write_content_size=True)
     compressed = comp.compress(body)
     fixed = struct.pack(_FMT, MAGIC, sign_public, header_hash, len(compressed), len(body),
@@ -129,4 +132,12 @@ def decompress(compressed: bytes, expected_len: int) -> bytes:
         raise BodyError(f"body does not decompress: {exc}") from exc
     if len(out) != expected_len:
         raise BodyError("body length differs from the signed length")
+    # exactly one frame and nothing after it (the first frame is now known to be bounded)
+    try:
+        dobj = zstandard.ZstdDecompressor().decompressobj()
+        dobj.decompress(compressed)
+        if not dobj.eof or dobj.unused_data:
+            raise BodyError("data follows the compressed body")
+    except zstandard.ZstdError as exc:
+        raise BodyError(f"body does not decompress: {exc}") from exc
     return bytes(out)

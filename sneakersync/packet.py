@@ -41,7 +41,8 @@ class Opened:
 def open_packet(data: bytes, enc_secret: bytes, *, accept_sender: Callable[[bytes], None],
                 max_body: int = envelope.MAX_BODY) -> Opened:
     """Decrypt (NoMatchError if not for us), verify the envelope, then decompress."""
-    header, plaintext = age.decrypt(data, enc_secret, max_size=max_body + 4096)
+    limit = max_body + max_body // 128 + envelope.FIXED_LEN + envelope.MAX_PAD + 1024
+    header, plaintext = age.decrypt(data, enc_secret, max_size=limit)
     env, body = envelope.open_envelope(plaintext, header_hash=crypto.sha256(header.raw),
                                        accept_sender=accept_sender, max_body=max_body)
     return Opened(header, env, body)

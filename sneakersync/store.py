@@ -114,13 +114,14 @@ class ApplyStats:
 def check_collection(name: str) -> str:
     if not isinstance(name, str) or not name or len(name) > MAX_COLLECTION_LEN:
         raise UsageError(f"collection name must be 1 to {MAX_COLLECTION_LEN} characters")
-    if name.startswith("_") or not all(ch.isalnum() or ch in "-_." for ch in name):
-        raise UsageError(f"collection name {name!r} may use letters, digits, '-', '_' and '.'"
-                         " and must not start with '_'")
+    if not _COLLECTION.fullmatch(name):
+        raise UsageError(f"collection name {name!r} may use ASCII letters, digits, '-', '_' "
+                         "and '.', and must not start with '_'")
     return name
 
 
 _CONTROL = re.compile(r"[\x00-\x1f]")
+_COLLECTION = re.compile(r"[A-Za-z0-9.-][A-Za-z0-9_.-]{0,63}")
 
 
 def check_rid(rid: str) -> str:
