@@ -619,6 +619,12 @@ def build_packets() -> list[Vector]:  # noqa: C901 (a flat list of cases reads b
           raw_packet(ALICE, [BOB], "not-zstd", b"not a zstd frame at all", body_len=10))
     V.add("body-zstd-truncated-frame", "body", "the signed body is a zstd frame cut short",
           raw_packet(ALICE, [BOB], "cut-frame", compress(body3)[:-5], body_len=len(body3)))
+    V.add("body-zstd-trailing-frame", "body", "a second zstd frame follows the signed body",
+          raw_packet(ALICE, [BOB], "two-frames", compress(body3) + compress(b"extra"),
+                     body_len=len(body3)))
+    V.add("body-zstd-trailing-garbage", "body", "three stray bytes follow the zstd frame",
+          raw_packet(ALICE, [BOB], "trailing", compress(body3) + b"\x28\xb5\x2f",
+                     body_len=len(body3)))
     V.add("body-over-reader-limit", "body", "the reader's limit (max-body 500) is below the "
           "signed body length", seal(ALICE, [BOB], body3, "limit"), max_body=500)
 
