@@ -117,23 +117,41 @@ def init(c: Ctx, name: str, as_json: bool) -> None:
 
 
 @cli.command()
+@click.option("--qr", "qr_out", metavar="FILE.png|-",
+              help="Also write the card as a QR code image (- : draw it in the terminal).")
+@click.option("--qr-terminal", is_flag=True, help="Draw the card's QR code in the terminal.")
 @json_option
 @pass_ctx
-def whoami(c: Ctx, as_json: bool) -> None:
+def whoami(c: Ctx, qr_out: str | None, qr_terminal: bool, as_json: bool) -> None:
     """Show this device's id, name and identity card.
 
-    Give the card to a colleague; their `peer add CARD` trusts this device.
+    Give the card to a colleague; their `peer add CARD` (or `peer add --scan
+    PHOTO` of the QR code) adds this device.
 
     Example: sneakersync whoami --json
+
+    Example: sneakersync whoami --qr card.png
     """
     d = c.home.describe()
+    if qr_out == "-":
+        qr_terminal, qr_out = True, None
+    if qr_out is not None:
+        from .card_qr import write_png
+
+        write_png(d["card"], Path(qr_out))
     if as_json:
-        emit_json(d)
-    else:
-        click.echo(f"name:      {d['name']}")
-        click.echo(f"device id: {d['device_id']}")
-        click.echo(f"kind:      {d['kind']}")
-        click.echo(f"card:      {d['card']}")
+        emit_json(dict(d, qr=qr_out) if qr_out else d)
+        return
+    if qr_terminal:
+        from .card_qr import terminal_text
+
+        click.echo(terminal_text(d["card"]))
+    click.echo(f"name:      {d['name']}")
+    click.echo(f"device id: {d['device_id']}")
+    click.echo(f"kind:      {d['kind']}")
+    click.echo(f"card:      {d['card']}")
+    if qr_out:
+        c.say(f"QR code written to {qr_out}")
 
 
 # --- records ------------------------------------------------------------------------
@@ -297,3 +315,5 @@ def main(argv: list[str] | None = None) -> None:
 
 from . import cli_sync  # noqa: E402,F401  (registers the sync commands on the group)
 from . import cli_qr  # noqa: E402,F401
+from . import cli_peers  # noqa: E402,F401
+from . import cli_server  # noqa: E402,F401  (server, push, prune, receipts, retention)

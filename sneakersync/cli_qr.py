@@ -52,21 +52,22 @@ def qr_send(c: Ctx, to: tuple[str, ...], out: str, density: int, fps: float, ful
     """
     qrmod = _qr()
     from .exchange import fingerprint, pick_recipients
-    from .sync import build_export
+    from .sync import build_exports
 
     recipients = pick_recipients(c.store, list(to))
-    pk = build_export(c.home, c.store, recipients, full=full, pad_to=0)
-    if pk is None:
+    pks = build_exports(c.home, c.store, recipients, full=full, pad_to=0)
+    if not pks:
         res: dict[str, Any] = {"packets": 0, "frames": 0}
         emit_json(res) if as_json else c.say("nothing to send: peers already have everything")
         return
     if not as_json and out not in ("window", "terminal"):
-        c.say(f"packet {fingerprint(pk.packet_id)}: {len(pk.data):,} bytes, "
-              f"{pk.changes} changes, for {', '.join(p.name for p in recipients)}")
-    summary = qrmod.send([pk.data], out, density=density, fps=fps,
+        for pk in pks:
+            c.say(f"packet {fingerprint(pk.packet_id)}: {len(pk.data):,} bytes, "
+                  f"{pk.changes} changes, for {', '.join(p.name for p in pk.recipients)}")
+    summary = qrmod.send([pk.data for pk in pks], out, density=density, fps=fps,
                          title=f"sneakersync → {', '.join(p.name for p in recipients)}")
-    summary["packet_fingerprint"] = fingerprint(pk.packet_id)
-    summary["changes"] = pk.changes
+    summary["packet_fingerprints"] = [fingerprint(pk.packet_id) for pk in pks]
+    summary["changes"] = sum(pk.changes for pk in pks)
     if await_ack or ack_image is not None:
         summary["ack"] = _await_ack(c, qrmod, camera, ack_image)
     if as_json:

@@ -45,6 +45,7 @@ def peer_add(c: Ctx, card: str | None, name: str | None, trust: str | None,
     """Add a peer from its identity card (a string, a file, or a QR image).
 
     Example: sneakersync peer add SNK1:AEA... --name "Juma tablet"
+
     Example: sneakersync peer add --scan juma-card.png
     """
     from . import peers

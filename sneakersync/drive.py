@@ -10,6 +10,10 @@ Names carry no device names, record content or dates; file times are set to a
 fixed instant so they do not tell when a device wrote.  Writes go to ``tmp/``,
 are fsynced, renamed into place, then read back and checked against the name.
 Readers take only files whose content hashes to their name.
+
+Every file operation goes through a small :class:`OsFiles` object (``Drive(path,
+fs=...)``) so tests can put a fault-injecting or power-loss shim underneath; the
+default calls the operating system directly.
 """
 
 from __future__ import annotations
@@ -29,6 +33,56 @@ MAX_FILE = 1 << 31
 _HEX = set("0123456789abcdef")
 
 
+class OsFiles:
+    """The file operations a :class:`Drive` uses, as plain ``os`` calls."""
+
+    def isdir(self, path: Path) -> bool:
+        return path.is_dir()
+
+    def makedirs(self, path: Path) -> None:
+        path.mkdir(parents=True, exist_ok=True)
+
+    def exists(self, path: Path) -> bool:
+        return path.exists()
+
+    def open(self, path: Path, flags: int, mode: int = 0o777) -> int:
+        return os.open(str(path), flags, mode)
+
+    def write(self, fd: int, data: memoryview) -> int:
+        return os.write(fd, data)
+
+    def fsync(self, fd: int) -> None:
+        os.fsync(fd)
+
+    def close(self, fd: int) -> None:
+        os.close(fd)
+
+    def utime(self, path: Path, times: tuple[int, int]) -> None:
+        os.utime(path, times)
+
+    def replace(self, src: Path, dst: Path) -> None:
+        os.replace(src, dst)
+
+    def listdir(self, path: Path) -> list[str]:
+        return os.listdir(path)
+
+    def size(self, path: Path) -> int:
+        return path.stat().st_size
+
+    def ctime(self, path: Path) -> float:
+        return path.stat().st_ctime
+
+    def read(self, path: Path, limit: int = -1) -> bytes:
+        with open(path, "rb") as fh:
+            return fh.read(limit)
+
+    def unlink(self, path: Path) -> None:
+        path.unlink()
+
+
+OS_FILES = OsFiles()
+
+
 def _media_error(exc: OSError, what: str) -> MediaError:
     reason = {errno.ENOSPC: "the drive is full", errno.EROFS: "the drive is write-protected",
               errno.ENOENT: "the drive went away", errno.EACCES: "permission denied",
@@ -39,16 +93,18 @@ def _media_error(exc: OSError, what: str) -> MediaError:
 
 
 class Drive:
-    def __init__(self, path: Path | str, *, create: bool = False) -> None:
+    def __init__(self, path: Path | str, *, create: bool = False,
+                 fs: OsFiles | None = None) -> None:
+        self.fs = fs or OS_FILES
         self.mount = Path(path)
-        if not self.mount.is_dir():
+        if not self.fs.isdir(self.mount):
             raise NotFoundError(f"drive folder {self.mount} does not exist",
                                 hints=("is the stick mounted? give the folder it is mounted on",))
         self.root = self.mount / ROOT
         if create:
             try:
                 for sub in ("packets", "receipts", "tmp"):
-                    (self.root / sub).mkdir(parents=True, exist_ok=True)
+                    self.fs.makedirs(self.root / sub)
             except OSError as exc:
                 raise _media_error(exc, f"cannot prepare {self.root}") from exc
 
@@ -61,35 +117,35 @@ class Drive:
         """Crash-safe write of ``data`` named by its SHA-256; returns the final path."""
         name = hashlib.sha256(data).hexdigest() + suffix
         final = self._dir(kind) / name
-        if final.exists() and self._verify(final, name, len(data)):
+        fs = self.fs
+        if fs.exists(final) and self._verify(final, name, len(data)):
             return final
         tmp = self._dir("tmp") / (secrets.token_hex(16) + ".part")
         try:
-            fd = os.open(str(tmp), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            fd = fs.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
             try:
                 view = memoryview(data)
                 while view:
-                    n = os.write(fd, view[:1 << 20])
+                    n = fs.write(fd, view[:1 << 20])
                     view = view[n:]
-                os.fsync(fd)
+                fs.fsync(fd)
             finally:
-                os.close(fd)
-            os.utime(tmp, (FIXED_MTIME, FIXED_MTIME))
-            os.replace(tmp, final)
-            _fsync_dir(final.parent)
+                fs.close(fd)
+            fs.utime(tmp, (FIXED_MTIME, FIXED_MTIME))
+            fs.replace(tmp, final)
+            _fsync_dir(fs, final.parent)
         except OSError as exc:
-            _silent_unlink(tmp)
+            _silent_unlink(fs, tmp)
             raise _media_error(exc, f"cannot write to {self.mount}") from exc
         if not self._verify(final, name, len(data)):
-            _silent_unlink(final)
+            _silent_unlink(fs, final)
             raise MediaError(f"read-back check failed for {final.name} on {self.mount}",
                              hints=("the drive may be failing; try another",))
         return final
 
     def _verify(self, path: Path, name: str, size: int) -> bool:
         try:
-            with open(path, "rb") as fh:
-                data = fh.read(MAX_FILE + 1)
+            data = self.fs.read(path, MAX_FILE + 1)
         except OSError:
             return False
         return len(data) == size and hashlib.sha256(data).hexdigest() + path.suffix == name
@@ -105,7 +161,7 @@ class Drive:
     def entries(self, kind: str, suffix: str) -> list[Path]:
         d = self._dir(kind)
         try:
-            names = sorted(os.listdir(d))
+            names = sorted(self.fs.listdir(d))
         except FileNotFoundError:
             return []
         except OSError as exc:
@@ -115,10 +171,10 @@ class Drive:
     def read(self, path: Path) -> bytes:
         """Read a file and check it hashes to its name (a partial file never does)."""
         try:
-            size = path.stat().st_size
+            size = self.fs.size(path)
             if size > MAX_FILE:
                 raise MediaError(f"{path.name} is too large to be a packet")
-            data = path.read_bytes()
+            data = self.fs.read(path)
         except OSError as exc:
             raise _media_error(exc, f"cannot read {path.name}") from exc
         if hashlib.sha256(data).hexdigest() != path.name.split(".")[0]:
@@ -136,7 +192,7 @@ class Drive:
 
     def remove(self, path: Path) -> None:
         try:
-            path.unlink()
+            self.fs.unlink(path)
         except FileNotFoundError:
             pass
         except OSError as exc:
@@ -149,8 +205,8 @@ class Drive:
         n = 0
         for p in self.entries("tmp", ".part"):
             try:
-                if time.time() - p.stat().st_ctime > older_than_s:
-                    p.unlink()
+                if time.time() - self.fs.ctime(p) > older_than_s:
+                    self.fs.unlink(p)
                     n += 1
             except OSError:
                 pass
@@ -164,21 +220,21 @@ def _valid_name(name: str, suffix: str) -> bool:
     return len(stem) == 64 and set(stem) <= _HEX
 
 
-def _fsync_dir(path: Path) -> None:
+def _fsync_dir(fs: OsFiles, path: Path) -> None:
     try:
-        fd = os.open(str(path), os.O_RDONLY)
+        fd = fs.open(path, os.O_RDONLY)
     except OSError:
         return
     try:
-        os.fsync(fd)
+        fs.fsync(fd)
     except OSError:
         pass
     finally:
-        os.close(fd)
+        fs.close(fd)
 
 
-def _silent_unlink(path: Path) -> None:
+def _silent_unlink(fs: OsFiles, path: Path) -> None:
     try:
-        path.unlink()
+        fs.unlink(path)
     except OSError:
         pass

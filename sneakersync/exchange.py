@@ -12,7 +12,7 @@ from .drive import Drive
 from .errors import FormatError, NotFoundError, SneakersyncError, UsageError
 from .home import Home
 from .store import Store
-from .sync import ImportReport, build_export, import_packet, mark
+from .sync import ImportReport, build_exports, import_packet, mark
 
 
 def fingerprint(packet_id: str) -> str:
@@ -32,22 +32,37 @@ def pick_recipients(store: Store, names: list[str]) -> list[peers_mod.Peer]:
 
 def export_to_drive(home: Home, store: Store, drive_path: Path, names: list[str], *,
                     full: bool = False, **kw: Any) -> dict[str, Any]:
+    """Write packets for peers: one, or one per group of peers whose share rules differ.
+
+    ``packets``/``changes``/``bytes``/``files`` are totals over the packets written;
+    ``fingerprint``/``packet_id`` are the first packet's; ``written`` lists each packet.
+    """
     recipients = pick_recipients(store, names)
     drive = Drive(drive_path, create=True)
-    out = build_export(home, store, recipients, full=full, **kw)
-    if out is None:
-        return {"packets": 0, "changes": 0, "bytes": 0,
-                "recipients": [p.name for p in recipients], "files": []}
-    path = drive.write_packet(out.data)
-    out.commit(store)
-    return {"packets": 1, "changes": out.changes, "bytes": len(out.data),
-            "recipients": [p.name for p in recipients], "files": [str(path)],
-            "packet_id": out.packet_id, "fingerprint": fingerprint(out.packet_id)}
+    outs = build_exports(home, store, recipients, full=full, **kw)
+    res: dict[str, Any] = {"packets": 0, "changes": 0, "bytes": 0,
+                           "recipients": [p.name for p in recipients], "files": []}
+    if not outs:
+        return res
+    written = []
+    for out in outs:
+        path = drive.write_packet(out.data)
+        out.commit(store)
+        written.append({"file": str(path), "packet_id": out.packet_id,
+                        "fingerprint": fingerprint(out.packet_id), "bytes": len(out.data),
+                        "changes": out.changes, "recipients": [p.name for p in out.recipients]})
+    res.update(packets=len(written), changes=sum(w["changes"] for w in written),
+               bytes=sum(w["bytes"] for w in written), files=[w["file"] for w in written],
+               packet_id=written[0]["packet_id"], fingerprint=written[0]["fingerprint"],
+               written=written)
+    return res
 
 
 def import_from_drive(home: Home, store: Store, drive_path: Path, **kw: Any) -> ImportReport:
+    from .receipts import ReportWithReceipts, import_receipts
+
     drive = Drive(drive_path)
-    report = ImportReport()
+    report = ReportWithReceipts()
     for path in drive.packets():
         try:
             data = drive.read(path)
@@ -56,6 +71,8 @@ def import_from_drive(home: Home, store: Store, drive_path: Path, **kw: Any) -> 
             report.rejected.append({"file": path.name, "error": f"{err.layer}: {err}"})
             continue
         import_packet(home, store, data, report, name=path.name, **kw)
+    report.receipt_detail = import_receipts(home, store, drive)  # receipts from the server
+    report.receipts = report.receipt_detail["receipts"]
     return report
 
 

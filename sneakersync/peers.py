@@ -99,3 +99,55 @@ def by_id(store: Store, device_id: str) -> Peer | None:
 
 def touch(store: Store, device_id: str) -> None:
     store.conn.execute("UPDATE peers SET last_seen=? WHERE device_id=?", (now_ms(), device_id))
+
+
+# --- changes to one peer (each one transaction) ---------------------------------------
+
+def set_trust(store: Store, device_id: str, trust: str) -> None:
+    if trust not in TRUST_STATES:
+        raise UsageError(f"trust must be one of {', '.join(TRUST_STATES)}")
+    with store.transaction():
+        store.conn.execute("UPDATE peers SET trust=? WHERE device_id=?", (trust, device_id))
+
+
+def set_verified(store: Store, device_id: str, verified: bool = True) -> None:
+    with store.transaction():
+        store.conn.execute("UPDATE peers SET verified=? WHERE device_id=?",
+                           (int(verified), device_id))
+
+
+def rename(store: Store, device_id: str, new_name: str) -> Peer:
+    display = normalise_name(new_name)
+    with store.transaction():
+        clash = store.conn.execute("SELECT device_id FROM peers WHERE name=? AND device_id<>?",
+                                   (display, device_id)).fetchone()
+        if clash:
+            raise AlreadyExistsError(f"a peer named {display!r} already exists")
+        store.conn.execute("UPDATE peers SET name=? WHERE device_id=?", (display, device_id))
+    return get(store, device_id)
+
+
+def remove(store: Store, device_id: str) -> None:
+    """Forget a peer: its row and what we knew it held.  Its changes stay, and its card
+    is kept in ``cards`` so changes it signed can still be verified and relayed."""
+    with store.transaction():
+        row = store.conn.execute("SELECT card FROM peers WHERE device_id=?",
+                                 (device_id,)).fetchone()
+        if row is None:
+            return
+        store.conn.execute("INSERT OR IGNORE INTO cards(device_id, card) VALUES(?,?)",
+                           (device_id, row[0]))
+        store.conn.execute("DELETE FROM knowledge WHERE peer=?", (device_id,))
+        store.conn.execute("DELETE FROM peers WHERE device_id=?", (device_id,))
+
+
+def mark_revoked(store: Store, device_id: str, last_counter: int, at: int | None = None) -> None:
+    """Revoke (or lower the limit of) a peer; the caller holds the transaction.
+
+    Changes of the peer with a counter above the lowest limit are refused from now on.
+    """
+    store.conn.execute(
+        "UPDATE peers SET revoked_at=COALESCE(revoked_at, ?), revoked_counter="
+        "CASE WHEN revoked_counter IS NULL OR revoked_at IS NULL THEN ? "
+        "ELSE MIN(revoked_counter, ?) END WHERE device_id=?",
+        (at if at is not None else now_ms(), last_counter, last_counter, device_id))

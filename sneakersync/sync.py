@@ -13,10 +13,12 @@ from typing import Any, Callable, Iterable, Sequence
 from . import body as body_mod
 from . import canonical, crypto, merkle, packet
 from . import peers as peers_mod
+from . import revocation, revocation_store, selection
 from .errors import (AuthError, FormatError, NoMatchError, RevokedError, SneakersyncError,
                      UntrustedError, UsageError)
 from .home import Home
 from .peers import Peer
+from .revocation import Revocation
 from .store import ApplyStats, Store, now_ms
 
 Ranges = list[list[int]]
@@ -86,7 +88,7 @@ def record_knowledge(store: Store, peer_id: str, source: str, ranges: dict[str, 
 
 # --- export -------------------------------------------------------------------------
 
-Selector = Callable[[Peer, str], bool]  # (peer, collection) -> share?
+Selector = Callable[[Peer, str, bytes], bool]  # (peer, collection, raw change) -> share?
 
 
 @dataclass
@@ -96,12 +98,15 @@ class Outgoing:
     recipients: list[Peer]
     changes: int
     sent: dict[str, dict[str, Ranges]]  # peer id -> origin -> ranges
+    revocations: list[Revocation] = field(default_factory=list)
 
     def commit(self, store: Store) -> None:
         """Remember what each recipient now has (call once the packet is safely written)."""
         with store.transaction():
             for peer_id, ranges in self.sent.items():
                 record_knowledge(store, peer_id, "sent", ranges)
+            if self.revocations:
+                revocation_store.mark_sent(store, self.sent, self.revocations)
 
 
 def _needed_for(store: Store, peer: Peer, held: dict[str, Ranges], full: bool
@@ -118,25 +123,31 @@ def _needed_for(store: Store, peer: Peer, held: dict[str, Ranges], full: bool
 
 
 def build_export(home: Home, store: Store, recipients: Sequence[Peer], *,
-                 selector: Selector | None = None, full: bool = False,
+                 selector: Selector | None = None, use_rules: bool = True, full: bool = False,
                  rng: crypto.Rng = crypto.system_rng, level: int = 7, pad_to: int = 4096,
                  now: int | None = None) -> Outgoing | None:
-    """One packet for ``recipients`` holding everything any of them lacks.
+    """One packet for ``recipients`` holding everything any of them lacks and *all*
+    of them may see: ``selector`` (default: the store's share rules, see
+    :mod:`sneakersync.selection`, unless ``use_rules=False``).  Use
+    :func:`build_exports` for recipients whose rules differ.  Every packet also
+    carries the revocation statements this device holds.
 
-    Returns None when no recipient lacks anything.
+    Returns None when no recipient lacks anything (and no statement is new to one).
     """
     if not recipients:
         raise UsageError("no recipients: add a peer first (sneakersync peer add CARD)")
     for p in recipients:
         if p.revoked:
             raise UsageError(f"peer {p.name!r} is revoked; packets are no longer made for it")
+    if selector is None and use_rules:
+        selector = selection.selector_for(store)
     held = held_ranges(store)
     per_peer = {p.device_id: _needed_for(store, p, held, full) for p in recipients}
     wanted: dict[str, Ranges] = {}
     for need in per_peer.values():
         for origin, rs in need.items():
             wanted[origin] = union(wanted.get(origin, []), rs)
-    # selection: a change goes only if some recipient may receive its collection
+    # selection: a change goes only if every recipient may see it (all can decrypt the packet)
     segments: list[body_mod.Segment] = []
     sent: dict[str, dict[str, Ranges]] = {p.device_id: {} for p in recipients}
     total = 0
@@ -144,7 +155,7 @@ def build_export(home: Home, store: Store, recipients: Sequence[Peer], *,
     for origin in sorted(wanted):
         rows = _fetch(store, origin, wanted[origin])
         if selector is not None:
-            rows = [r for r in rows if any(selector(p, r[1]) for p in recipients)]
+            rows = [r for r in rows if all(selector(p, r[1], r[2]) for p in recipients)]
         if not rows:
             continue
         counters = [r[0] for r in rows]
@@ -157,21 +168,45 @@ def build_export(home: Home, store: Store, recipients: Sequence[Peer], *,
             origins_cards[origin] = card
         total += len(rows)
         for p in recipients:
-            mine = [c for c, coll, _raw, _seg in rows if selector is None or selector(p, coll)]
+            mine = [r[0] for r in rows]  # only what went into this packet
             need = set()
             for lo, hi in per_peer[p.device_id].get(origin, []):
                 need.update(c for c in mine if lo <= c <= hi)
             if need:
                 sent[p.device_id][origin] = body_mod.ranges_from(sorted(need))
-    if total == 0:
+    revocations, unsent = revocation_store.for_export(store, recipients, full=full)
+    if total == 0 and not unsent:
         return None
     origins_cards.setdefault(store.device_id, home.card.encode())
+    extra: dict[str, Any] = {}
+    policies = explicit_policies(store)
+    if policies:
+        extra["policies"] = policies
+    if revocations:
+        extra["revocations"] = [r.to_json() for r in revocations]
     b = body_mod.Body(sender=store.device_id, created=now if now is not None else now_ms(),
                       to=[p.device_id for p in recipients], manifest=held,
-                      origins=origins_cards, segments=segments)
+                      origins=origins_cards, segments=segments, extra=extra)
     data = packet.seal(home.keys, [p.enc_pub for p in recipients], body_mod.encode(b), rng=rng,
                        level=level, pad_to=pad_to)
-    return Outgoing(data, packet.packet_id(data), list(recipients), total, sent)
+    return Outgoing(data, packet.packet_id(data), list(recipients), total, sent, revocations)
+
+
+def build_exports(home: Home, store: Store, recipients: Sequence[Peer], *,
+                  selector: Selector | None = None, use_rules: bool = True, **kw: Any
+                  ) -> list[Outgoing]:
+    """Packets for ``recipients``: one per group of recipients that may see the same
+    things under the share rules (one packet in all when no rules tell them apart)."""
+    if not recipients:
+        raise UsageError("no recipients: add a peer first (sneakersync peer add CARD)")
+    groups = ([list(recipients)] if selector is not None or not use_rules
+              else selection.group_recipients(store, recipients))
+    out = []
+    for group in groups:
+        o = build_export(home, store, group, selector=selector, use_rules=use_rules, **kw)
+        if o is not None:
+            out.append(o)
+    return out
 
 
 def _fetch(store: Store, origin: str, ranges: Ranges) -> list[tuple[int, str, bytes, int | None]]:
@@ -179,7 +214,8 @@ def _fetch(store: Store, origin: str, ranges: Ranges) -> list[tuple[int, str, by
     for lo, hi in ranges:
         rows.extend((c, k, bytes(raw), seg) for c, k, raw, seg in store.conn.execute(
             "SELECT counter, collection, raw, segment FROM changes WHERE origin=? AND counter "
-            "BETWEEN ? AND ? ORDER BY counter", (origin, lo, hi)))
+            "BETWEEN ? AND ? AND length(raw) > 0 ORDER BY counter", (origin, lo, hi)))
+            # (pruned changes keep their hash but not their bytes: they are not sent again)
     return rows
 
 
@@ -243,6 +279,7 @@ class ImportReport:
     quarantined: int = 0
     changes_applied: int = 0
     changes_duplicate: int = 0
+    revocations: int = 0
     conflicts: int = 0
     open_conflicts: int = 0
     rejected: list[dict[str, str]] = field(default_factory=list)
@@ -253,7 +290,8 @@ class ImportReport:
                 "duplicates": self.duplicates, "not_for_me": self.not_for_me,
                 "quarantined": self.quarantined, "changes_applied": self.changes_applied,
                 "conflicts": self.conflicts, "open_conflicts": self.open_conflicts,
-                "rejected": self.rejected, "quarantine": self.held}
+                "revocations": self.revocations, "rejected": self.rejected,
+                "quarantine": self.held}
 
 
 class Quarantine(Exception):
@@ -344,6 +382,8 @@ def _apply(home: Home, store: Store, data: bytes, pid: str, report: ImportReport
         raise Quarantine(b.sender, f"peer {p.name!r} is not trusted yet (sneakersync peer trust)")
     if store.device_id not in b.to:
         raise AuthError("packet body does not list this device as a recipient")
+    statements = revocation.decode_list(b.extra.get("revocations"))
+    revocation_store.ensure_tables(store)
 
     def key_for(origin: str) -> bytes | None:
         if origin == store.device_id:
@@ -363,6 +403,8 @@ def _apply(home: Home, store: Store, data: bytes, pid: str, report: ImportReport
         if seen_status(store, pid) in ("imported", "duplicate"):
             report.duplicates += 1
             return "duplicate"
+        # statements first: a revocation in this packet already limits its own segments
+        new_statements = revocation_store.apply_incoming(home, store, statements)
         for v in verified:
             origin = v.segment.origin
             revoked = _revoked_limit(store, origin)
@@ -385,8 +427,11 @@ def _apply(home: Home, store: Store, data: bytes, pid: str, report: ImportReport
         elif sender_card is not None:
             store.conn.execute("INSERT OR IGNORE INTO cards(device_id, card) VALUES(?,?)",
                                (b.sender, sender_card.encode()))
+        _note_co_recipients(store, b)
+        _adopt_policies(store, b)
         mark(store, pid, "imported", b.sender, stats.applied)
     report.imported += 1
+    report.revocations += new_statements
     report.changes_applied += stats.applied
     report.changes_duplicate += stats.duplicates
     report.conflicts += stats.conflicts
@@ -394,12 +439,69 @@ def _apply(home: Home, store: Store, data: bytes, pid: str, report: ImportReport
     return "imported"
 
 
+def explicit_policies(store: Store) -> dict[str, str]:
+    return {name: policy for name, policy in store.conn.execute(
+        "SELECT name, policy FROM collections ORDER BY name")}
+
+
+def _adopt_policies(store: Store, b: body_mod.Body) -> None:
+    """Collections with no local policy take the one their senders use.
+
+    Every device must settle conflicts the same way to converge; a policy set
+    on one device travels with its packets to devices that have not chosen one.
+    """
+    got = b.extra.get("policies")
+    if not isinstance(got, dict):
+        return
+    mine = explicit_policies(store)
+    for name, policy in sorted(got.items()):
+        if name in mine or policy not in ("lww", "merge", "fork", "manual"):
+            continue
+        try:
+            store.set_policy(name, policy)
+        except SneakersyncError:
+            continue
+
+
+def _note_co_recipients(store: Store, b: body_mod.Body) -> None:
+    """A packet on a shared stick went to every device in ``to``: assume they get it too.
+
+    Recorded as 'sent' knowledge (optimistic, like our own exports), so this
+    device does not forward the same changes to them again.
+    """
+    ranges: dict[str, Ranges] = {}
+    for seg in b.segments:
+        counters = [c for c in (_counter_of(raw) for raw in seg.changes) if c is not None]
+        if counters:
+            ranges[seg.origin] = union(ranges.get(seg.origin, []), body_mod.ranges_from(counters))
+    if not ranges:
+        return
+    for other in b.to:
+        if other != store.device_id and other != b.sender and peers_mod.by_id(store, other):
+            record_knowledge(store, other, "sent", ranges)
+
+
+def _counter_of(raw: bytes) -> int | None:
+    # change lines are canonical: they start with {"c":N,
+    end = raw.find(b",", 5)
+    try:
+        return int(raw[5:end]) if raw.startswith(b'{"c":') and end > 5 else None
+    except ValueError:
+        return None
+
+
 def _revoked_limit(store: Store, origin: str) -> int | None:
+    """Highest counter of ``origin`` still accepted: the lowest of the peer's own
+    revocation here and every remembered statement about it (None: not revoked)."""
+    limits = []
     row = store.conn.execute("SELECT revoked_at, revoked_counter FROM peers WHERE device_id=?",
                              (origin,)).fetchone()
-    if row is None or row[0] is None:
-        return None
-    return int(row[1] or 0)
+    if row is not None and row[0] is not None:
+        limits.append(int(row[1] or 0))
+    remembered = revocation_store.limit_for(store, origin)
+    if remembered is not None:
+        limits.append(remembered)
+    return min(limits) if limits else None
 
 
 def import_many(home: Home, store: Store, items: Iterable[tuple[str, bytes]], **kw: Any

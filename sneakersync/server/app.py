@@ -1,0 +1,210 @@
+"""HTTP face of the server: packet uploads, receipts, status JSON and a dashboard.
+
+Routes::
+
+    POST /v1/packets              body = packet bytes -> 200 + the sender's receipt
+    GET  /v1/receipts/{device}    the device's current receipt (encrypted to it)
+    GET  /v1/status               totals, devices, exports, rejects (JSON)
+    GET  /                        the dashboard: plain HTML, no scripts, no external assets
+
+A refused upload gets a JSON body ``{"status": "rejected", "layer", "error"}`` and
+a status: 400 malformed or tampered, 403 revoked sender, 409 a change number signed
+twice with different content, 413 too large, 422 not addressed to this server.
+Starlette and uvicorn are imported only by :func:`create_app` and :func:`serve`.
+"""
+
+from __future__ import annotations
+
+import html
+import threading
+from datetime import datetime, timezone
+from typing import Any
+
+from ..home import Home
+from .ingest import Outcome, ingest_packet, issue_receipt
+from .store import ServerStore, SqliteServerStore
+
+RECEIPT_TYPE = "application/vnd.sneakersync.receipt"
+
+
+def iso(ms: int | None) -> str:
+    if not ms:
+        return "-"
+    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%SZ")
+
+
+def status_data(home: Home, sstore: ServerStore) -> dict[str, Any]:
+    devices = sstore.devices()
+    for d in devices:
+        d["last_delivery_iso"] = iso(d["last_delivery"])
+        d["first_seen_iso"] = iso(d["first_seen"])
+    exports = sstore.exports()
+    for e in exports:
+        e["at_iso"] = iso(e["at"])
+    rejects = sstore.rejects() if isinstance(sstore, SqliteServerStore) else []
+    for r in rejects:
+        r["at_iso"] = iso(r["at"])
+    return {"server": {"name": home.name, "device_id": home.device_id,
+                       "card": home.card.encode()},
+            "totals": sstore.totals(), "devices": devices, "exports": exports,
+            "rejects": rejects, "open_conflicts": sstore.open_conflicts(None)[:50]}
+
+
+def _table(headers: list[str], rows: list[list[Any]], empty: str) -> str:
+    if not rows:
+        return f"<p class=empty>{html.escape(empty)}</p>"
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in r) + "</tr>"
+                   for r in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+_CSS = ("body{font:15px/1.4 system-ui,sans-serif;margin:1.5em;color:#222}"
+        "table{border-collapse:collapse;margin:.5em 0 1.5em}td,th{border:1px solid #ccc;"
+        "padding:.25em .6em;text-align:left}th{background:#f2f2f2}.num{font-size:1.6em}"
+        "dl{display:flex;gap:2em;flex-wrap:wrap}dt{color:#666}.empty{color:#777}"
+        "code{font-size:.85em}")
+
+
+def render_dashboard(data: dict[str, Any]) -> str:
+    t = data["totals"]
+    s = data["server"]
+    tiles = "".join(f"<div><dt>{html.escape(k)}</dt><dd class=num id=total-{k}>{v}</dd></div>"
+                    for k, v in (("devices", t["devices"]), ("packets", t["packets"]),
+                                 ("changes", t["changes"]), ("records", t["records"]),
+                                 ("conflicts", t["conflicts"]),
+                                 ("open_conflicts", t["open_conflicts"]),
+                                 ("rejected", t["rejected"]), ("exports", t["exports"])))
+    devices = _table(["device", "id", "last delivery", "first seen", "packets", "changes",
+                      "receipt seq"],
+                     [[d["name"], d["device_id"], d["last_delivery_iso"], d["first_seen_iso"],
+                       d["packets"], d["changes"], d["receipt_seq"] or "-"]
+                      for d in data["devices"]], "no deliveries yet")
+    conflicts = _table(["collection", "record", "conflict"],
+                       [[c["collection"], c["id"], c["conflict"]]
+                        for c in data["open_conflicts"]], "no open conflicts")
+    exports = _table(["when", "format", "collection", "records", "target"],
+                     [[e["at_iso"], e["format"], e["collection"] or "all", e["records"],
+                       e["target"]] for e in data["exports"]], "no exports yet")
+    rejects = _table(["when", "packet", "layer", "error", "via"],
+                     [[r["at_iso"], r["packet_id"][:16], r["layer"], r["error"], r["via"]]
+                      for r in data["rejects"]], "nothing rejected")
+    return (f"<!doctype html><html lang=en><head><meta charset=utf-8>"
+            f"<meta name=viewport content='width=device-width,initial-scale=1'>"
+            f"<title>sneakersync server {html.escape(s['name'])}</title>"
+            f"<style>{_CSS}</style></head><body>"
+            f"<h1>sneakersync server: {html.escape(s['name'])}</h1>"
+            f"<p>id <code>{s['device_id']}</code> &middot; card <code>{html.escape(s['card'])}"
+            f"</code></p><dl>{tiles}</dl>"
+            f"<h2>Devices</h2><div id=devices>{devices}</div>"
+            f"<h2>Open conflicts</h2><div id=conflicts>{conflicts}</div>"
+            f"<h2>Exports</h2><div id=exports>{exports}</div>"
+            f"<h2>Rejected packets</h2><div id=rejects>{rejects}</div>"
+            f"</body></html>")
+
+
+_STATUS_BY_LAYER = {"revoked": 403, "untrusted": 403, "no-match": 422}
+
+
+def http_status(o: Outcome) -> int:
+    if o.status in ("stored", "duplicate"):
+        return 200
+    if o.status == "not_for_server":
+        return 422
+    if o.layer == "auth" and o.error and "two different changes" in o.error:
+        return 409
+    return _STATUS_BY_LAYER.get(o.layer or "", 400)
+
+
+def create_app(home: Home, *, max_upload: int = 64 << 20) -> Any:
+    try:
+        from starlette.applications import Starlette
+        from starlette.concurrency import run_in_threadpool
+        from starlette.requests import Request
+        from starlette.responses import HTMLResponse, JSONResponse, Response
+        from starlette.routing import Route
+    except ImportError as exc:
+        from ..errors import missing_extra
+
+        raise missing_extra("server", "starlette") from exc
+
+    lock = threading.Lock()
+
+    def with_store(fn: Any) -> Any:
+        with lock:
+            core = home.open_store()
+            try:
+                return fn(SqliteServerStore(core))
+            finally:
+                core.close()
+
+    def refuse(code: int, layer: str, error: str) -> Any:
+        return JSONResponse({"status": "rejected", "layer": layer, "error": error},
+                            status_code=code)
+
+    async def upload(request: Request) -> Any:
+        declared = request.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > max_upload:
+            return refuse(413, "size", f"packet larger than {max_upload} bytes")
+        buf = bytearray()
+        async for chunk in request.stream():
+            buf += chunk
+            if len(buf) > max_upload:
+                return refuse(413, "size", f"packet larger than {max_upload} bytes")
+        if not buf:
+            return refuse(400, "input", "empty body: send the packet bytes")
+        data = bytes(buf)
+
+        def work(ss: SqliteServerStore) -> tuple[Outcome, tuple[int, bytes] | None]:
+            o = ingest_packet(home, ss, data, via="http")
+            rc = issue_receipt(home, ss, o.sender) if o.sender and o.status in (
+                "stored", "duplicate") else None
+            return o, rc
+
+        o, rc = await run_in_threadpool(with_store, work)
+        code = http_status(o)
+        if code != 200:
+            layer = "no-match" if o.status == "not_for_server" else (o.layer or "error")
+            return refuse(code, layer, o.error or "packet is not addressed to this server")
+        headers = {"X-Sneakersync-Outcome": o.status, "X-Sneakersync-Changes": str(o.changes),
+                   "X-Sneakersync-Packet": o.packet_id}
+        if rc is None:
+            return JSONResponse({"status": o.status, "receipt": None}, headers=headers)
+        headers["X-Sneakersync-Receipt-Seq"] = str(rc[0])
+        return Response(rc[1], media_type=RECEIPT_TYPE, headers=headers)
+
+    async def receipt(request: Request) -> Any:
+        dev = request.path_params["device"]
+        if len(dev) != 16 or not dev.isalnum():
+            return refuse(400, "input", "not a device id")
+        rc = await run_in_threadpool(with_store, lambda ss: issue_receipt(home, ss, dev))
+        if rc is None:
+            return refuse(404, "not-found", "no receipt for that device")
+        return Response(rc[1], media_type=RECEIPT_TYPE,
+                        headers={"X-Sneakersync-Receipt-Seq": str(rc[0])})
+
+    async def status(request: Request) -> Any:
+        return JSONResponse(await run_in_threadpool(
+            with_store, lambda ss: status_data(home, ss)))
+
+    async def dashboard(request: Request) -> Any:
+        data = await run_in_threadpool(with_store, lambda ss: status_data(home, ss))
+        return HTMLResponse(render_dashboard(data))
+
+    return Starlette(routes=[
+        Route("/", dashboard), Route("/v1/status", status),
+        Route("/v1/packets", upload, methods=["POST"]),
+        Route("/v1/receipts/{device}", receipt),
+    ])
+
+
+def serve(home: Home, *, host: str = "127.0.0.1", port: int = 8765,
+          max_upload: int = 64 << 20) -> None:
+    try:
+        import uvicorn
+    except ImportError as exc:
+        from ..errors import missing_extra
+
+        raise missing_extra("server", "uvicorn") from exc
+    uvicorn.run(create_app(home, max_upload=max_upload), host=host, port=port,
+                log_level="warning")

@@ -1,0 +1,272 @@
+"""Server ingest: verify, deduplicate and store packets; issue receipts.
+
+The server accepts packets from any device whose signature verifies (it is the
+team's destination): a sender it has never seen is recorded by the identity card
+its packet carries.  Each packet is applied in one transaction together with the
+delivery record, so a crash leaves it either wholly stored or not at all.
+Receipts are computed only from committed state, after the transactions of a run,
+so a receipt never covers something that is not durably stored.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from .. import body as body_mod
+from .. import packet
+from .. import peers as peers_mod
+from .. import receipts_codec as codec
+from ..drive import Drive
+from ..errors import AuthError, NoMatchError, RevokedError, SneakersyncError
+from ..home import Home
+from ..identity import decode_card
+from ..store import ApplyStats
+from .. import revocation, revocation_store
+from ..sync import Ranges, mark, record_knowledge, seen_status, subtract
+from ..sync import _adopt_policies, _revoked_limit  # the engine's rule: peer revocations and statements
+from .store import ServerStore
+
+MAX_PACKET_BODY = 1 << 30
+
+
+@dataclass
+class Outcome:
+    status: str  # stored | duplicate | not_for_server | rejected
+    packet_id: str
+    sender: str | None = None
+    changes: int = 0
+    duplicates: int = 0
+    conflicts: int = 0
+    open_conflicts: int = 0
+    layer: str | None = None
+    error: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        out = {"status": self.status, "packet_id": self.packet_id, "sender": self.sender,
+               "changes": self.changes, "duplicate_changes": self.duplicates}
+        if self.error:
+            out.update(layer=self.layer, error=self.error)
+        return out
+
+
+@dataclass
+class IngestReport:
+    packets: int = 0
+    stored: int = 0
+    duplicates: int = 0
+    not_for_server: int = 0
+    changes_stored: int = 0
+    changes_duplicate: int = 0
+    conflicts: int = 0
+    open_conflicts: int = 0
+    receipts_written: int = 0
+    receipts_removed: int = 0
+    senders: list[str] = field(default_factory=list)
+    rejected: list[dict[str, str]] = field(default_factory=list)
+
+    def add(self, name: str, o: Outcome) -> None:
+        self.packets += 1
+        if o.status == "stored":
+            self.stored += 1
+        elif o.status == "duplicate":
+            self.duplicates += 1
+        elif o.status == "not_for_server":
+            self.not_for_server += 1
+        else:
+            self.rejected.append({"file": name, "layer": o.layer or "error",
+                                  "error": o.error or ""})
+        self.changes_stored += o.changes
+        self.changes_duplicate += o.duplicates
+        self.conflicts += o.conflicts
+        self.open_conflicts += o.open_conflicts
+        if o.sender and o.sender not in self.senders:
+            self.senders.append(o.sender)
+
+    def as_json(self) -> dict[str, Any]:
+        return {"packets": self.packets, "stored": self.stored, "duplicates": self.duplicates,
+                "not_for_server": self.not_for_server, "changes_stored": self.changes_stored,
+                "changes_duplicate": self.changes_duplicate, "conflicts": self.conflicts,
+                "open_conflicts": self.open_conflicts, "receipts_written": self.receipts_written,
+                "receipts_removed": self.receipts_removed, "senders": self.senders,
+                "rejected": self.rejected}
+
+
+def ingest_packet(home: Home, sstore: ServerStore, data: bytes, *, via: str = "drive",
+                  max_body: int = MAX_PACKET_BODY) -> Outcome:
+    """Store one packet; never raises for a bad packet (the outcome says why)."""
+    store = sstore.core
+    pid = packet.packet_id(data)
+    seen = seen_status(store, pid)
+    if seen in ("imported", "duplicate"):
+        row = store.conn.execute("SELECT sender FROM packets WHERE packet_id=?", (pid,)).fetchone()
+        return Outcome("duplicate", pid, sender=row[0] if row else None)
+    if seen == "not_for_me":
+        return Outcome("not_for_server", pid)
+    try:
+        return _ingest(home, sstore, data, pid, via, max_body)
+    except NoMatchError:
+        with store.transaction():
+            mark(store, pid, "not_for_me")
+        return Outcome("not_for_server", pid)
+    except SneakersyncError as err:
+        sstore.record_reject(pid, err.layer, str(err), via)
+        return Outcome("rejected", pid, layer=err.layer, error=str(err))
+
+
+def _ingest(home: Home, sstore: ServerStore, data: bytes, pid: str, via: str,
+            max_body: int) -> Outcome:
+    store = sstore.core
+
+    def accept(sign_pub: bytes) -> None:
+        p = peers_mod.by_sign_key(store, sign_pub)
+        if p is not None and p.revoked:
+            raise RevokedError(f"sender {p.name!r} is revoked on this server")
+
+    opened = packet.open_packet(data, home.keys.enc_secret, accept_sender=accept,
+                                max_body=max_body)
+    b = body_mod.decode(opened.body)
+    signer = opened.envelope.sender_sign_public
+    known = peers_mod.by_sign_key(store, signer)
+    card = body_mod.card_for(b, b.sender)
+    if known is not None:
+        if known.device_id != b.sender:
+            raise AuthError("body names a different sender than the one who signed it")
+        card_text, name = known.card, known.name
+    else:
+        if card is None or card.sign_public != signer:
+            raise AuthError("packet signer carries no matching identity card")
+        card_text, name = card.encode(), card.name
+    if store.device_id not in b.to:
+        raise AuthError("packet body does not list this server as a recipient")
+    statements = revocation.decode_list(b.extra.get("revocations"))
+    revocation_store.ensure_tables(store)
+
+    def key_for(origin: str) -> bytes | None:
+        if origin == store.device_id:
+            return home.keys.sign_public
+        q = peers_mod.by_id(store, origin)
+        if q is not None:
+            return q.sign_pub
+        row = store.conn.execute("SELECT card FROM cards WHERE device_id=?", (origin,)).fetchone()
+        return decode_card(row[0]).sign_public if row else None
+
+    verified = body_mod.verify_segments(b, key_for)
+    stats = ApplyStats()
+    with sstore.transaction():
+        if seen_status(store, pid) in ("imported", "duplicate"):
+            return Outcome("duplicate", pid, sender=b.sender)
+        revocation_store.apply_incoming(home, store, statements)
+        for v in verified:
+            origin = v.segment.origin
+            limit = _revoked_limit(store, origin)
+            items = [(raw, ver, h) for raw, ver, h in zip(v.segment.changes, v.versions, v.hashes)
+                     if limit is None or ver.counter <= limit]
+            if not items:
+                continue
+            seg_id = None
+            if origin != store.device_id:
+                seg_id = store.add_segment(origin, v.segment.first, v.segment.last,
+                                           v.segment.root, v.segment.sig, v.known)
+            store.apply_remote([(raw, ver, seg_id, h) for raw, ver, h in items], stats)
+            ocard = b.origins.get(origin)
+            if ocard and origin != store.device_id:
+                store.conn.execute("INSERT OR IGNORE INTO cards(device_id, card) VALUES(?,?)",
+                                   (origin, ocard))
+        store.conn.execute("INSERT OR IGNORE INTO cards(device_id, card) VALUES(?,?)",
+                           (b.sender, card_text))
+        # what the sender holds: receipts cover only changes the device can check itself
+        record_knowledge(store, b.sender, "acked", b.manifest)
+        _adopt_policies(store, b)
+        sstore.record_delivery(pid, b.sender, name, card_text, stats.applied, stats.duplicates,
+                               via)
+        mark(store, pid, "imported", b.sender, stats.applied)
+    return Outcome("stored", pid, sender=b.sender, changes=stats.applied,
+                   duplicates=stats.duplicates, conflicts=stats.conflicts,
+                   open_conflicts=stats.open_conflicts)
+
+
+# --- receipts -------------------------------------------------------------------------
+
+def intersect(a: Ranges, b: Ranges) -> Ranges:
+    return subtract(a, subtract(a, b))
+
+
+def issue_receipt(home: Home, sstore: ServerStore, device_id: str) -> tuple[int, bytes] | None:
+    """The device's current receipt, wrapped for it: (seq, bytes); None if nothing is covered.
+
+    It covers, per origin, the changes both stored here and known (from the
+    manifests of its packets) to be held by the device, so the device can check
+    every Merkle root against its own change hashes.
+    """
+    held = sstore.held()
+    covered_ranges: dict[str, Ranges] = {}
+    for origin, rs in sstore.device_knowledge(device_id).items():
+        inter = intersect(held.get(origin, []), rs)
+        if inter:
+            covered_ranges[origin] = inter
+    if not covered_ranges:
+        return None
+    seq = sum(hi - lo + 1 for rs in covered_ranges.values() for lo, hi in rs)
+    last = sstore.last_issued(device_id)
+    if last is not None and last[0] == seq:
+        return last  # coverage only grows, so the same count is the same receipt
+    row = sstore.core.conn.execute("SELECT card FROM cards WHERE device_id=?",
+                                   (device_id,)).fetchone()
+    if row is None:
+        return None
+    covered = {o: codec.Covered(rs, codec.root_of(sstore.hashes(o, rs)))
+               for o, rs in sorted(covered_ranges.items())}
+    body = codec.ReceiptBody(server=home.device_id, server_key=home.keys.sign_public,
+                             device=device_id, covered=covered)
+    raw = codec.encode(body, home.keys.sign_secret)
+    wrapped = codec.wrap(raw, decode_card(row[0]).enc_public, home.keys.enc_secret)
+    sstore.record_issued(device_id, seq, wrapped)
+    return seq, wrapped
+
+
+def superseded(sstore: ServerStore, device_id: str, seq: int) -> list[str]:
+    """File hashes of earlier receipts issued to a device (to clear off drives)."""
+    return [r[0] for r in sstore.core.conn.execute(
+        "SELECT file_hash FROM srv_issued WHERE device_id=? AND seq<?", (device_id, seq))]
+
+
+def write_receipts(home: Home, sstore: ServerStore, drive: Drive,
+                   devices: list[str] | None = None) -> tuple[int, int]:
+    """Write every device's current receipt to a drive; remove superseded ones.
+
+    Returns (written, removed).  Writing an unchanged receipt is a no-op.
+    """
+    written = removed = 0
+    for dev in devices if devices is not None else sstore.device_ids():
+        got = issue_receipt(home, sstore, dev)
+        if got is None:
+            continue
+        seq, data = got
+        drive.write_receipt(data)
+        written += 1
+        for h in superseded(sstore, dev, seq):
+            old = drive.root / "receipts" / f"{h}.rcpt"
+            if old.exists():
+                drive.remove(old)
+                removed += 1
+    return written, removed
+
+
+def ingest_drive(home: Home, sstore: ServerStore, drive_path: Path, *,
+                 progress: Callable[[int], None] | None = None) -> IngestReport:
+    """Ingest every packet on a drive, then write receipts for every known device."""
+    drive = Drive(drive_path, create=True)
+    report = IngestReport()
+    for path in drive.packets():
+        try:
+            data = drive.read(path)
+        except SneakersyncError as err:
+            report.add(path.name, Outcome("rejected", path.stem, layer=err.layer, error=str(err)))
+            continue
+        report.add(path.name, ingest_packet(home, sstore, data, via="drive"))
+        if progress:
+            progress(1)
+    report.receipts_written, report.receipts_removed = write_receipts(home, sstore, drive)
+    return report

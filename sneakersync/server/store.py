@@ -1,0 +1,209 @@
+"""Server storage behind a small interface, so a PostgreSQL backend can follow.
+
+:class:`ServerStore` is what the ingest, receipts, HTTP app and exporters use.
+:class:`SqliteServerStore` implements it on the server's ordinary device store
+(one SQLite file, WAL, ``synchronous=FULL``), adding its own ``srv_*`` tables:
+
+- ``srv_devices``: every device that delivered, recorded by its identity card;
+- ``srv_deliveries``: one row per stored packet (who, when, how many changes, via);
+- ``srv_rejects``: packets refused, with the failing layer;
+- ``srv_issued``: receipts issued per device (seq, exact bytes, file hash), so a
+  re-issue is a lookup and superseded receipt files can be removed from drives;
+- ``srv_exports``: what was exported, when, in which format.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any, ContextManager, Iterator, Protocol
+
+from ..store import Store, now_ms
+from ..sync import Ranges, held_ranges, peer_knowledge
+
+_SCHEMA = [
+    """CREATE TABLE IF NOT EXISTS srv_devices (
+        device_id TEXT PRIMARY KEY, name TEXT NOT NULL, card TEXT NOT NULL,
+        first_seen INTEGER NOT NULL, last_delivery INTEGER NOT NULL,
+        packets INTEGER NOT NULL DEFAULT 0, changes INTEGER NOT NULL DEFAULT 0)""",
+    """CREATE TABLE IF NOT EXISTS srv_deliveries (
+        packet_id TEXT PRIMARY KEY, device_id TEXT NOT NULL, at INTEGER NOT NULL,
+        changes INTEGER NOT NULL, duplicates INTEGER NOT NULL, via TEXT NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS srv_rejects (
+        packet_id TEXT PRIMARY KEY, at INTEGER NOT NULL, layer TEXT NOT NULL,
+        error TEXT NOT NULL, via TEXT NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS srv_issued (
+        device_id TEXT NOT NULL, seq INTEGER NOT NULL, data BLOB NOT NULL,
+        file_hash TEXT NOT NULL, at INTEGER NOT NULL, PRIMARY KEY (device_id, seq))""",
+    """CREATE TABLE IF NOT EXISTS srv_exports (
+        id INTEGER PRIMARY KEY, at INTEGER NOT NULL, format TEXT NOT NULL,
+        collection TEXT, records INTEGER NOT NULL, target TEXT NOT NULL)""",
+    # created_on needs a record's first change: look changes up by record
+    """CREATE INDEX IF NOT EXISTS ext_changes_rid ON changes (collection, rid)""",
+]
+
+
+class ServerStore(Protocol):
+    """What the server needs from storage (beyond the sync engine's own store)."""
+
+    core: Store
+
+    def transaction(self) -> ContextManager[Any]: ...
+    def record_delivery(self, packet_id: str, device_id: str, name: str, card: str,
+                        changes: int, duplicates: int, via: str) -> None: ...
+    def record_reject(self, packet_id: str, layer: str, error: str, via: str) -> None: ...
+    def device_ids(self) -> list[str]: ...
+    def devices(self) -> list[dict[str, Any]]: ...
+    def held(self) -> dict[str, Ranges]: ...
+    def device_knowledge(self, device_id: str) -> dict[str, Ranges]: ...
+    def hashes(self, origin: str, ranges: Ranges) -> list[bytes]: ...
+    def last_issued(self, device_id: str) -> tuple[int, bytes] | None: ...
+    def record_issued(self, device_id: str, seq: int, data: bytes) -> list[str]: ...
+    def record_export(self, fmt: str, collection: str | None, records: int,
+                      target: str) -> None: ...
+    def exports(self, limit: int = 20) -> list[dict[str, Any]]: ...
+    def totals(self) -> dict[str, Any]: ...
+    def records(self, collection: str | None) -> Iterator[dict[str, Any]]: ...
+    def open_conflicts(self, collection: str | None) -> list[dict[str, Any]]: ...
+
+
+class SqliteServerStore:
+    """:class:`ServerStore` on the server's SQLite store file."""
+
+    def __init__(self, core: Store) -> None:
+        self.core = core
+        with core.transaction():
+            for stmt in _SCHEMA:
+                core.conn.execute(stmt)
+
+    def transaction(self) -> ContextManager[Any]:
+        return self.core.transaction()
+
+    # --- ingest bookkeeping (caller holds the transaction) ---------------------------
+
+    def record_delivery(self, packet_id: str, device_id: str, name: str, card: str,
+                        changes: int, duplicates: int, via: str) -> None:
+        at = now_ms()
+        c = self.core.conn
+        c.execute("INSERT OR IGNORE INTO srv_deliveries(packet_id, device_id, at, changes, "
+                  "duplicates, via) VALUES(?,?,?,?,?,?)",
+                  (packet_id, device_id, at, changes, duplicates, via))
+        c.execute("INSERT INTO srv_devices(device_id, name, card, first_seen, last_delivery, "
+                  "packets, changes) VALUES(?,?,?,?,?,1,?) ON CONFLICT(device_id) DO UPDATE SET "
+                  "last_delivery=excluded.last_delivery, packets=packets+1, "
+                  "changes=changes+excluded.changes, name=excluded.name, card=excluded.card",
+                  (device_id, name, card, at, at, changes))
+
+    def record_reject(self, packet_id: str, layer: str, error: str, via: str) -> None:
+        with self.transaction():
+            self.core.conn.execute(
+                "INSERT INTO srv_rejects(packet_id, at, layer, error, via) VALUES(?,?,?,?,?) "
+                "ON CONFLICT(packet_id) DO UPDATE SET at=excluded.at, layer=excluded.layer, "
+                "error=excluded.error", (packet_id, now_ms(), layer, error, via))
+
+    # --- what is stored -----------------------------------------------------------------
+
+    def device_ids(self) -> list[str]:
+        return [r[0] for r in self.core.conn.execute(
+            "SELECT device_id FROM srv_devices ORDER BY device_id")]
+
+    def devices(self) -> list[dict[str, Any]]:
+        rows = self.core.conn.execute(
+            "SELECT d.device_id, d.name, d.first_seen, d.last_delivery, d.packets, d.changes, "
+            "(SELECT MAX(seq) FROM srv_issued i WHERE i.device_id=d.device_id) "
+            "FROM srv_devices d ORDER BY d.last_delivery DESC, d.device_id")
+        return [{"device_id": r[0], "name": r[1], "first_seen": r[2], "last_delivery": r[3],
+                 "packets": r[4], "changes": r[5], "receipt_seq": r[6]} for r in rows]
+
+    def held(self) -> dict[str, Ranges]:
+        return held_ranges(self.core)
+
+    def device_knowledge(self, device_id: str) -> dict[str, Ranges]:
+        return peer_knowledge(self.core, device_id)
+
+    def hashes(self, origin: str, ranges: Ranges) -> list[bytes]:
+        out: list[bytes] = []
+        for lo, hi in ranges:
+            out.extend(bytes(h) for (h,) in self.core.conn.execute(
+                "SELECT hash FROM changes WHERE origin=? AND counter BETWEEN ? AND ? "
+                "ORDER BY counter", (origin, lo, hi)))
+        return out
+
+    # --- receipts issued --------------------------------------------------------------
+
+    def last_issued(self, device_id: str) -> tuple[int, bytes] | None:
+        row = self.core.conn.execute(
+            "SELECT seq, data FROM srv_issued WHERE device_id=? ORDER BY seq DESC LIMIT 1",
+            (device_id,)).fetchone()
+        return None if row is None else (int(row[0]), bytes(row[1]))
+
+    def record_issued(self, device_id: str, seq: int, data: bytes) -> list[str]:
+        """Remember a receipt; returns file hashes of the superseded ones (now dropped)."""
+        with self.transaction():
+            c = self.core.conn
+            old = [r[0] for r in c.execute(
+                "SELECT file_hash FROM srv_issued WHERE device_id=? AND seq<?", (device_id, seq))]
+            c.execute("INSERT OR IGNORE INTO srv_issued(device_id, seq, data, file_hash, at) "
+                      "VALUES(?,?,?,?,?)",
+                      (device_id, seq, data, hashlib.sha256(data).hexdigest(), now_ms()))
+            # keep the last few hashes so stale files on sticks can still be recognised
+            c.execute("DELETE FROM srv_issued WHERE device_id=? AND seq NOT IN (SELECT seq FROM "
+                      "srv_issued WHERE device_id=? ORDER BY seq DESC LIMIT 8)",
+                      (device_id, device_id))
+        return old
+
+    # --- exports and dashboard ---------------------------------------------------------
+
+    def record_export(self, fmt: str, collection: str | None, records: int,
+                      target: str) -> None:
+        with self.transaction():
+            self.core.conn.execute(
+                "INSERT INTO srv_exports(at, format, collection, records, target) "
+                "VALUES(?,?,?,?,?)", (now_ms(), fmt, collection, records, target))
+
+    def exports(self, limit: int = 20) -> list[dict[str, Any]]:
+        return [{"at": r[0], "format": r[1], "collection": r[2], "records": r[3],
+                 "target": r[4]} for r in self.core.conn.execute(
+            "SELECT at, format, collection, records, target FROM srv_exports "
+            "ORDER BY id DESC LIMIT ?", (limit,))]
+
+    def totals(self) -> dict[str, Any]:
+        c = self.core.conn
+        one = lambda sql: c.execute(sql).fetchone()[0] or 0  # noqa: E731
+        return {"devices": one("SELECT COUNT(*) FROM srv_devices"),
+                "packets": one("SELECT COUNT(*) FROM srv_deliveries"),
+                "changes": one("SELECT COUNT(*) FROM changes"),
+                "records": one("SELECT COUNT(*) FROM records WHERE deleted=0"),
+                "conflicts": one("SELECT COUNT(*) FROM records WHERE conflict IS NOT NULL "
+                                 "AND fork_of IS NULL"),
+                "open_conflicts": one("SELECT COUNT(*) FROM records WHERE open=1"),
+                "rejected": one("SELECT COUNT(*) FROM srv_rejects"),
+                "exports": one("SELECT COUNT(*) FROM srv_exports")}
+
+    def rejects(self, limit: int = 20) -> list[dict[str, Any]]:
+        return [{"packet_id": r[0], "at": r[1], "layer": r[2], "error": r[3], "via": r[4]}
+                for r in self.core.conn.execute(
+                    "SELECT packet_id, at, layer, error, via FROM srv_rejects ORDER BY at DESC "
+                    "LIMIT ?", (limit,))]
+
+    def records(self, collection: str | None) -> Iterator[dict[str, Any]]:
+        """Visible records with their first and latest change times (ms)."""
+        sql = ("SELECT r.collection, r.rid, r.data, r.deleted, r.conflict, r.open, r.fork_of, "
+               "(SELECT ts FROM changes w WHERE w.origin=r.origin AND w.counter=r.counter), "
+               "(SELECT MIN(ts) FROM changes f WHERE f.collection=r.collection AND f.rid=r.rid) "
+               "FROM records r")
+        args: tuple[Any, ...] = ()
+        if collection is not None:
+            sql += " WHERE r.collection=?"
+            args = (collection,)
+        for row in self.core.conn.execute(sql + " ORDER BY r.collection, r.rid", args):
+            modified = int(row[7] or 0)
+            yield {"collection": row[0], "id": row[1],
+                   "data": json.loads(row[2]) if row[2] else None, "deleted": bool(row[3]),
+                   "conflict": row[4], "open": bool(row[5]), "fork_of": row[6],
+                   "modified_ms": modified, "created_ms": int(row[8] or modified)}
+
+    def open_conflicts(self, collection: str | None) -> list[dict[str, Any]]:
+        return [{"collection": c["collection"], "id": c["id"], "conflict": c["conflict"]}
+                for c in self.core.conflicts()
+                if c["open"] and (collection is None or c["collection"] == collection)]
