@@ -5,14 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from . import age, envelope, packet
+from . import age, packet
 from . import body as body_mod
 from . import peers as peers_mod
 from .drive import Drive
 from .errors import FormatError, NotFoundError, SneakersyncError, UsageError
 from .home import Home
 from .store import Store
-from .sync import ImportReport, build_exports, import_packet, mark
+from .sync import ImportReport, build_exports, import_packet
 
 
 def fingerprint(packet_id: str) -> str:

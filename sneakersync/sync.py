@@ -14,8 +14,7 @@ from . import body as body_mod
 from . import canonical, crypto, merkle, packet
 from . import peers as peers_mod
 from . import revocation, revocation_store, selection
-from .errors import (AuthError, FormatError, NoMatchError, RevokedError, SneakersyncError,
-                     UntrustedError, UsageError)
+from .errors import AuthError, NoMatchError, RevokedError, SneakersyncError, UsageError
 from .home import Home
 from .peers import Peer
 from .revocation import Revocation
@@ -385,19 +384,7 @@ def _apply(home: Home, store: Store, data: bytes, pid: str, report: ImportReport
     statements = revocation.decode_list(b.extra.get("revocations"))
     revocation_store.ensure_tables(store)
 
-    def key_for(origin: str) -> bytes | None:
-        if origin == store.device_id:
-            return home.keys.sign_public
-        q = peers_mod.by_id(store, origin)
-        if q is not None:
-            return q.sign_pub
-        row = store.conn.execute("SELECT card FROM cards WHERE device_id=?", (origin,)).fetchone()
-        if row:
-            from .identity import decode_card
-            return decode_card(row[0]).sign_public
-        return None
-
-    verified = body_mod.verify_segments(b, key_for)
+    verified = body_mod.verify_segments(b, origin_keys(home, store))
     stats = ApplyStats()
     with store.transaction():
         if seen_status(store, pid) in ("imported", "duplicate"):
@@ -461,6 +448,23 @@ def _adopt_policies(store: Store, b: body_mod.Body) -> None:
             store.set_policy(name, policy)
         except SneakersyncError:
             continue
+
+
+def origin_keys(home: Home, store: Store) -> Callable[[str], bytes | None]:
+    """Ed25519 key of an origin device: ours, a peer's, or from a card seen before."""
+    def key_for(origin: str) -> bytes | None:
+        if origin == store.device_id:
+            return home.keys.sign_public
+        q = peers_mod.by_id(store, origin)
+        if q is not None:
+            return q.sign_pub
+        row = store.conn.execute("SELECT card FROM cards WHERE device_id=?", (origin,)).fetchone()
+        if row:
+            from .identity import decode_card
+            return decode_card(row[0]).sign_public
+        return None
+
+    return key_for
 
 
 def _note_co_recipients(store: Store, b: body_mod.Body) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import random
+import subprocess
+import sys
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -56,3 +58,12 @@ def befriend(*devices: Device) -> None:
         for b in devices:
             if a is not b and peers.by_id(a.store, b.id) is None:
                 peers.add(a.store, b.home.card.encode())
+
+
+def cli(home: Path, *args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m sneakersync --home HOME ARGS`` in a real process."""
+    p = subprocess.run([sys.executable, "-m", "sneakersync", "--home", str(home), *args],
+                       capture_output=True, text=True, cwd=REPO)
+    if ok:
+        assert p.returncode == 0, p.stderr
+    return p

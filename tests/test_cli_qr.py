@@ -12,15 +12,10 @@ import pytest
 pytest.importorskip("raptorq")
 pytest.importorskip("zxingcpp")
 
-from conftest import REPO  # noqa: E402
+from conftest import REPO, cli  # noqa: E402
 
 
-def run(home: Path, *args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
-    p = subprocess.run([sys.executable, "-m", "sneakersync", "--home", str(home), *args],
-                       capture_output=True, text=True, cwd=REPO)
-    if ok:
-        assert p.returncode == 0, p.stderr
-    return p
+run = cli
 
 
 def test_qr_handover_through_video_with_ack(tmp_path: Path) -> None:

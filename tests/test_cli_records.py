@@ -9,15 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO
+from conftest import REPO, cli
 
 
-def run(home: Path, *args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
-    p = subprocess.run([sys.executable, "-m", "sneakersync", "--home", str(home), *args],
-                       capture_output=True, text=True, cwd=REPO)
-    if ok:
-        assert p.returncode == 0, p.stderr
-    return p
+run = cli
 
 
 @pytest.fixture

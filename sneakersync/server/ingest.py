@@ -25,7 +25,7 @@ from ..identity import decode_card
 from ..store import ApplyStats
 from .. import revocation, revocation_store
 from ..sync import Ranges, mark, record_knowledge, seen_status, subtract
-from ..sync import _adopt_policies, _revoked_limit  # the engine's rule: peer revocations and statements
+from ..sync import _adopt_policies, _revoked_limit, origin_keys  # the engine's rule: peer revocations and statements
 from .store import ServerStore
 
 MAX_PACKET_BODY = 1 << 30
@@ -143,16 +143,7 @@ def _ingest(home: Home, sstore: ServerStore, data: bytes, pid: str, via: str,
     statements = revocation.decode_list(b.extra.get("revocations"))
     revocation_store.ensure_tables(store)
 
-    def key_for(origin: str) -> bytes | None:
-        if origin == store.device_id:
-            return home.keys.sign_public
-        q = peers_mod.by_id(store, origin)
-        if q is not None:
-            return q.sign_pub
-        row = store.conn.execute("SELECT card FROM cards WHERE device_id=?", (origin,)).fetchone()
-        return decode_card(row[0]).sign_public if row else None
-
-    verified = body_mod.verify_segments(b, key_for)
+    verified = body_mod.verify_segments(b, origin_keys(home, store))
     stats = ApplyStats()
     with sstore.transaction():
         if seen_status(store, pid) in ("imported", "duplicate"):
