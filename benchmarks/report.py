@@ -1,0 +1,85 @@
+"""Write the latest benchmark figures (benchmarks/results/*.json) into README.md.
+
+Run: python benchmarks/report.py   (after any benchmark)
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+
+
+def _load(name: str) -> dict[str, Any] | None:
+    p = RESULTS / f"{name}.json"
+    return json.loads(p.read_text()) if p.exists() else None
+
+
+def lines() -> list[str]:
+    out = ["| figure | measured | goal |", "|---|---|---|"]
+    if (d := _load("load")):
+        out.append(f"| `load` {d['count']:,} records vs `insert_all` | {d['sneakersync_s']} s vs "
+                   f"{d['insert_all_s']} s: **{d['ratio']}x** | ≤ 2x |")
+    if (d := _load("sync")):
+        out += [
+            f"| export {d['count']:,} records vs floor (sqlite-utils + NDJSON + zstd -3 + age) | "
+            f"{d['export_s']} s vs {d['export_floor_s']} s: **{d['export_ratio']}x** | ≤ 1.5x |",
+            f"| packet size vs floor output | {d['packet_bytes']:,} B vs {d['floor_bytes']:,} B: "
+            f"**{d['size_ratio']}x** | within 5% (smaller is fine) |",
+            f"| import {d['count']:,} changes vs plain bulk insert | {d['import_s']} s vs "
+            f"{d['plain_insert_s']} s: **{d['import_ratio']}x** | ≤ 3x |",
+            f"| re-import of the same packet vs SHA-256 of the file | {d['reimport_s'] * 1000:.1f} ms"
+            f" vs {d['hash_s'] * 1000:.1f} ms: **{d['reimport_ratio']}x** | ≤ 2x |",
+            f"| delta after 1% edits vs zstd of the changed rows | {d['delta_bytes']:,} B vs "
+            f"{d['changed_rows_zstd_bytes']:,} B: **{d['delta_ratio']}x** | ≤ 1.2x |",
+        ]
+    if (d := _load("qr")):
+        worst = max(r["max_extra"] for r in d["overhead"])
+        gp = {g["version"]: g["goodput_1MB_at_K"] for g in d["goodput"]}
+        rend = d["speed"]["render"].get("v25 zxing", {}).get("fps")
+        dec = d["speed"]["decode"].get("v25 camera zxing", {}).get("fps")
+        out += [
+            f"| QR: distinct frames needed beyond K (K 1..1000, 0-50% loss, random start) | "
+            f"max **+{worst}** | ≤ K+2 |",
+            f"| QR goodput at v25 (share of raw QR capacity) | **{gp.get(25, 0) * 100:.1f}%** | ≥ 95% |",
+            f"| QR render / decode at 1280x720, one core (v25, zxing-cpp) | **{rend:.0f}/s** / "
+            f"**{dec:.0f}/s** | ≥ 30/s / ≥ 100/s |",
+        ]
+        vs = d.get("vs_qrstream", {})
+        cam = vs.get("camera", {})
+        if cam.get("ours") and cam.get("qrstream"):
+            ours = sum(x["captures"] for x in cam["ours"]) / len(cam["ours"])
+            theirs = sum(x["captures"] for x in cam["qrstream"]) / len(cam["qrstream"])
+            vid = vs.get("video", {})
+            out.append(f"| same 200 KB through `qrstream` on the same synthetic camera | captures "
+                       f"**{ours:.0f}** vs {theirs:.0f}; video decode "
+                       f"{vid.get('ours', {}).get('decode_s', 0):.1f} s vs "
+                       f"{vid.get('qrstream', {}).get('decode_s', 0):.1f} s | fewer frames, less time |")
+    if (d := _load("beacon")):
+        r = d["results"]
+        out.append(f"| beacon discovery on virtual radios, 100 ms interval (p50 / p95, scan start) | "
+                   f"in-process **{r['local/scan-start']['p50_ms']} / {r['local/scan-start']['p95_ms']} ms**,"
+                   f" two processes **{r['tcp/scan-start']['p50_ms']} / {r['tcp/scan-start']['p95_ms']} ms** | < 1 s |")
+    if (d := _load("server")):
+        s = d["server"]
+        out.append(f"| server ingest vs device import of the same {s['packets']} packets | "
+                   f"{s['server_changes_per_s']:,} vs {s['device_changes_per_s']:,} changes/s: "
+                   f"**{s['ingest_vs_import_ratio']}x** | (reported) |")
+    return out
+
+
+def main() -> None:
+    readme = ROOT / "README.md"
+    text = readme.read_text(encoding="utf-8")
+    block = "<!-- figures -->\n" + "\n".join(lines()) + "\n<!-- /figures -->"
+    new = re.sub(r"<!-- figures -->.*?<!-- /figures -->", lambda m: block, text, flags=re.S)
+    readme.write_text(new, encoding="utf-8")
+    print("\n".join(lines()))
+
+
+if __name__ == "__main__":
+    main()
