@@ -59,6 +59,12 @@ def lines() -> list[str]:
                        f"**{ours:.0f}** vs {theirs:.0f}; video decode "
                        f"{vid.get('ours', {}).get('decode_s', 0):.1f} s vs "
                        f"{vid.get('qrstream', {}).get('decode_s', 0):.1f} s | fewer frames, less time |")
+    if (d := _load("dict")):
+        r = d.get("3_records", {})
+        if r:
+            out.append(f"| small packet (3 records) with the built-in zstd dictionary | "
+                       f"{r['plain_bytes']:,} B -> **{r['dict_bytes']:,} B** ({r['ratio']}x); "
+                       f"QR frames {r['plain_frames']:.2f} -> **{r['dict_frames']:.2f}** | use it where it pays |")
     if (d := _load("beacon")):
         r = d["results"]
         out.append(f"| beacon discovery on virtual radios, 100 ms interval (p50 / p95, scan start) | "

@@ -9,7 +9,7 @@ Layout (big-endian; see ``formats/packet-v1.md``)::
      72    8  compressed body length C
      80    8  uncompressed body length U (the decompression limit)
      88   32  SHA-256 of the compressed body
-    120    1  flags (must be 0 in v1)
+    120    1  flags: bit 0 = the zstd frame uses a built-in dictionary; other bits 0
     121   64  Ed25519 signature over "sneakersync envelope v1\\0" || bytes 0..120
     185    C  zstd frame (the body)
   185+C    P  padding: zero bytes (P >= 0), so sizes fall in buckets
@@ -25,7 +25,7 @@ from __future__ import annotations
 import io
 import struct
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Mapping
 
 import zstandard
 
@@ -58,16 +58,31 @@ def _pad_len(size: int, pad_to: int) -> int:
     return (-size) % pad_to
 
 
+FLAG_DICT = 0x01
+DICT_MAX_BODY = 1 << 16  # only small bodies try the dictionary (where it pays)
+
+
 def seal(*, sign_secret: bytes, sign_public: bytes, header_hash: bytes, body: bytes,
-         level: int = 3, pad_to: int = 0,
+         level: int = 3, pad_to: int = 0, dictionary: bytes | None = None,
          compressor: zstandard.ZstdCompressor | None = None) -> bytes:
-    """Compress ``body`` and sign the envelope bound to ``header_hash``."""
+    """Compress ``body`` and sign the envelope bound to ``header_hash``.
+
+    With ``dictionary`` (a built-in zstd dictionary), a small body is compressed
+    both ways and the smaller result is kept (flag bit 0 says which).
+    """
     if not 0 <= pad_to <= MAX_PAD:
         raise UsageError(f"padding bucket must be 0 to {MAX_PAD} bytes")
     comp = compressor or zstandard.ZstdCompressor(level=level, write_content_size=True)
     compressed = comp.compress(body)
+    flags = 0
+    if dictionary is not None and len(body) <= DICT_MAX_BODY:
+        zd = zstandard.ZstdCompressionDict(dictionary)
+        with_dict = zstandard.ZstdCompressor(level=max(level, 19), dict_data=zd,
+                                             write_content_size=True).compress(body)
+        if len(with_dict) < len(compressed):
+            compressed, flags = with_dict, FLAG_DICT
     fixed = struct.pack(_FMT, MAGIC, sign_public, header_hash, len(compressed), len(body),
-                        crypto.sha256(compressed), 0)
+                        crypto.sha256(compressed), flags)
     sig = crypto.sign(sign_secret, SIG_DOMAIN + fixed)
     out = fixed + sig + compressed
     return out + b"\x00" * _pad_len(len(out), pad_to)
@@ -79,7 +94,7 @@ def parse(data: bytes) -> Envelope:
     magic, spub, hh, clen, ulen, bhash, flags = struct.unpack(_FMT, data[:SIGNED_LEN])
     if magic != MAGIC:
         raise EnvelopeError("envelope magic is wrong (not a sneakersync packet)")
-    if flags != 0:
+    if flags & ~FLAG_DICT:
         raise EnvelopeError(f"envelope flags {flags:#x} are not supported")
     if clen > len(data) - FIXED_LEN:
         raise EnvelopeError("envelope body is truncated")
@@ -90,7 +105,8 @@ def parse(data: bytes) -> Envelope:
 
 def open_envelope(data: bytes, *, header_hash: bytes,
                   accept_sender: Callable[[bytes], None],
-                  max_body: int = MAX_BODY) -> tuple[Envelope, bytes]:
+                  max_body: int = MAX_BODY,
+                  dictionaries: Mapping[int, bytes] | None = None) -> tuple[Envelope, bytes]:
     """Verify, then decompress. Returns (envelope, body).
 
     ``accept_sender(sign_public)`` raises (an :class:`AuthError`) when the
@@ -109,17 +125,35 @@ def open_envelope(data: bytes, *, header_hash: bytes,
         raise AuthError("body hash does not match the signed envelope")
     if env.body_len > max_body:
         raise BodyError(f"body of {env.body_len} bytes exceeds the limit of {max_body}")
-    return env, decompress(compressed, env.body_len)
+    dictionary = None
+    if env.flags & FLAG_DICT:
+        if dictionaries is None:
+            from .zdict import builtin  # the package's built-in dictionaries
+
+            dictionaries = builtin()
+        dictionary = _frame_dictionary(compressed, dictionaries)
+    return env, decompress(compressed, env.body_len, dictionary)
 
 
-def decompress(compressed: bytes, expected_len: int) -> bytes:
+def _frame_dictionary(compressed: bytes, dictionaries: Mapping[int, bytes]) -> bytes:
+    try:
+        dict_id = zstandard.get_frame_parameters(compressed).dict_id
+    except zstandard.ZstdError as exc:
+        raise BodyError(f"body is not a zstd frame: {exc}") from exc
+    found = dictionaries.get(dict_id)
+    if not dict_id or found is None:
+        raise BodyError(f"body needs zstd dictionary {dict_id:#x}, which this reader lacks")
+    return found
+
+
+def decompress(compressed: bytes, expected_len: int, dictionary: bytes | None = None) -> bytes:
     """Decompress at most ``expected_len`` bytes; anything else is a bomb or damage.
 
     Memory stays bounded by ``expected_len`` (itself capped) whatever the input.
     """
     try:
-        reader = zstandard.ZstdDecompressor().stream_reader(io.BytesIO(compressed),
-                                                             read_across_frames=False)
+        reader = _dctx(dictionary).stream_reader(io.BytesIO(compressed),
+                                                 read_across_frames=False)
         out = reader.read(expected_len + 1) if expected_len >= 0 else b""
         while len(out) < expected_len + 1:
             more = reader.read(expected_len + 1 - len(out))
@@ -134,10 +168,16 @@ def decompress(compressed: bytes, expected_len: int) -> bytes:
         raise BodyError("body length differs from the signed length")
     # exactly one frame and nothing after it (the first frame is now known to be bounded)
     try:
-        dobj = zstandard.ZstdDecompressor().decompressobj()
+        dobj = _dctx(dictionary).decompressobj()
         dobj.decompress(compressed)
         if not dobj.eof or dobj.unused_data:
             raise BodyError("data follows the compressed body")
     except zstandard.ZstdError as exc:
         raise BodyError(f"body does not decompress: {exc}") from exc
     return bytes(out)
+
+
+def _dctx(dictionary: bytes | None) -> zstandard.ZstdDecompressor:
+    if dictionary is None:
+        return zstandard.ZstdDecompressor()
+    return zstandard.ZstdDecompressor(dict_data=zstandard.ZstdCompressionDict(dictionary))

@@ -124,7 +124,7 @@ def _needed_for(store: Store, peer: Peer, held: dict[str, Ranges], full: bool
 def build_export(home: Home, store: Store, recipients: Sequence[Peer], *,
                  selector: Selector | None = None, use_rules: bool = True, full: bool = False,
                  rng: crypto.Rng = crypto.system_rng, level: int = 7, pad_to: int = 4096,
-                 now: int | None = None) -> Outgoing | None:
+                 now: int | None = None, dictionary: bool = True) -> Outgoing | None:
     """One packet for ``recipients`` holding everything any of them lacks and *all*
     of them may see: ``selector`` (default: the store's share rules, see
     :mod:`sneakersync.selection`, unless ``use_rules=False``).  Use
@@ -186,8 +186,14 @@ def build_export(home: Home, store: Store, recipients: Sequence[Peer], *,
     b = body_mod.Body(sender=store.device_id, created=now if now is not None else now_ms(),
                       to=[p.device_id for p in recipients], manifest=held,
                       origins=origins_cards, segments=segments, extra=extra)
+    zd = None
+    if dictionary:
+        from .zdict import builtin, default_id
+
+        did = default_id()
+        zd = builtin().get(did) if did is not None else None
     data = packet.seal(home.keys, [p.enc_pub for p in recipients], body_mod.encode(b), rng=rng,
-                       level=level, pad_to=pad_to)
+                       level=level, pad_to=pad_to, dictionary=zd)
     return Outgoing(data, packet.packet_id(data), list(recipients), total, sent, revocations)
 
 

@@ -546,8 +546,21 @@ def build_packets() -> list[Vector]:  # noqa: C901 (a flat list of cases reads b
     V.add("envelope-magic-v2", "envelope", "magic SNKENV2, correctly signed",
           raw_packet(ALICE, [BOB], "magic2", compress(body3), body_len=len(body3),
                      magic=b"SNKENV2\n"))
-    V.add("envelope-flags-signed", "envelope", "flags = 1, correctly signed",
-          raw_packet(ALICE, [BOB], "flags1", compress(body3), body_len=len(body3), flags=1))
+    V.add("envelope-flags-signed", "envelope", "flags = 2 (an unknown bit), correctly signed",
+          raw_packet(ALICE, [BOB], "flags2", compress(body3), body_len=len(body3), flags=2))
+    records_dict = (HERE.parent / "dicts" / "records-v1.zdict").read_bytes()
+    with_dict = zstandard.ZstdCompressor(
+        level=19, dict_data=zstandard.ZstdCompressionDict(records_dict)).compress(body3)
+    V.add("success-records-dictionary", "success", "flags = 1: the body is compressed with the "
+          "built-in dictionary records-v1 (formats/dicts/)",
+          raw_packet(ALICE, [BOB], "dict", with_dict, body_len=len(body3), flags=1))
+    foreign = bytearray(records_dict)
+    foreign[4:8] = (77).to_bytes(4, "little")  # the same dictionary under an unknown id
+    V.add("body-unknown-dictionary", "body", "flags = 1 and the zstd frame names dictionary "
+          "id 77, which readers do not have",
+          raw_packet(ALICE, [BOB], "unknown-dict", zstandard.ZstdCompressor(
+              level=19, dict_data=zstandard.ZstdCompressionDict(bytes(foreign))).compress(body3),
+              body_len=len(body3), flags=1))
     V.add("envelope-flags-unsigned", "envelope", "flags byte changed to 0x80 after signing "
           "(flags are checked before the signature)",
           same_header(p1, lambda pt: flip(pt, 120, 0x80)))
