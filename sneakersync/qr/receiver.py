@@ -142,8 +142,8 @@ class Receiver:
                             break
             self.streams[key] = st
             while len(self.streams) > self.max_streams:
-                old_key, old = self.streams.popitem(last=False)
-                self._flush(old_key, old, now)
+                old_key, old_stream = self.streams.popitem(last=False)
+                self._flush(old_key, old_stream, now)
         self.streams.move_to_end(key)
         return st
 
