@@ -759,8 +759,11 @@ def _generate(collection: str, count: int, seed: int,
         yield rec
 
 
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
 def _dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return _ENCODER.encode(value)     # one shared encoder: json.dumps(**kw) builds one per call
 
 
 def _open_out(path: str | Path) -> IO[str]:
