@@ -294,8 +294,14 @@ def fail(err: SneakersyncError) -> NoReturn:
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: the one place where errors become exit codes."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    # --quiet is global, but people type it after the command too: accept both
+    for flag in ("-q", "--quiet"):
+        if flag in args[1:]:
+            args.remove(flag)
+            args.insert(0, flag)
     try:
-        cli.main(args=argv, prog_name=PROG, standalone_mode=False)
+        cli.main(args=args, prog_name=PROG, standalone_mode=False)
     except SneakersyncError as err:
         fail(err)
     except click.exceptions.Abort:
