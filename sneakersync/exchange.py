@@ -12,7 +12,7 @@ from .drive import Drive
 from .errors import FormatError, NotFoundError, SneakersyncError, UsageError
 from .home import Home
 from .store import Store
-from .sync import ImportReport, build_exports, import_packet
+from .sync import ImportReport, build_exports, import_packet, seen_status
 
 
 def fingerprint(packet_id: str) -> str:
@@ -64,6 +64,15 @@ def import_from_drive(home: Home, store: Store, drive_path: Path, **kw: Any) -> 
     drive = Drive(drive_path)
     report = ReportWithReceipts()
     for path in drive.packets():
+        # a file is named by the hash of its bytes: one already settled here is not read again
+        status = seen_status(store, path.name.split(".")[0])
+        if status in ("imported", "duplicate", "not_for_me"):
+            report.packets += 1
+            if status == "not_for_me":
+                report.not_for_me += 1
+            else:
+                report.duplicates += 1
+            continue
         try:
             data = drive.read(path)
         except SneakersyncError as err:
