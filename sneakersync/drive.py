@@ -137,11 +137,20 @@ class Drive:
         except OSError as exc:
             _silent_unlink(fs, tmp)
             raise _media_error(exc, f"cannot write to {self.mount}") from exc
+        self._hide_times(final.parent)
         if not self._verify(final, name, len(data)):
             _silent_unlink(fs, final)
             raise MediaError(f"read-back check failed for {final.name} on {self.mount}",
                              hints=("the drive may be failing; try another",))
         return final
+
+    def _hide_times(self, *dirs: Path) -> None:
+        """Folder times would tell when a device last wrote: set them to the fixed instant."""
+        for d in (*dirs, self._dir("tmp"), self.root, self.root.parent):
+            try:
+                self.fs.utime(d, (FIXED_MTIME, FIXED_MTIME))
+            except OSError:
+                pass  # best effort: a folder time is not worth failing a verified write
 
     def _verify(self, path: Path, name: str, size: int) -> bool:
         try:
@@ -197,6 +206,7 @@ class Drive:
             pass
         except OSError as exc:
             raise _media_error(exc, f"cannot remove {path.name}") from exc
+        self._hide_times(path.parent)
 
     def clean_tmp(self, older_than_s: float = 3600.0) -> int:
         """Remove abandoned partial writes (from a pulled stick or a crash)."""
