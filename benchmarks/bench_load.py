@@ -72,7 +72,7 @@ def main() -> None:
         table([("sneakersync load", f"{t_ours:.2f} s  ({args.count / t_ours:,.0f} records/s)"),
                ("sqlite-utils insert_all", f"{t_plain:.2f} s  ({args.count / t_plain:,.0f} rows/s)"),
                ("ratio", f"{ratio:.2f}x  (goal <= 2x)")])
-        save("load", {"count": args.count, "sneakersync_s": round(t_ours, 3),
+        save("load_cmd", {"count": args.count, "sneakersync_s": round(t_ours, 3),
                       "insert_all_s": round(t_plain, 3), "ratio": round(ratio, 2)})
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

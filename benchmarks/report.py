@@ -21,7 +21,7 @@ def _load(name: str) -> dict[str, Any] | None:
 
 def lines() -> list[str]:
     out = ["| figure | measured | goal |", "|---|---|---|"]
-    if (d := _load("load")):
+    if (d := _load("load_cmd")):
         out.append(f"| `load` {d['count']:,} records vs `insert_all` | {d['sneakersync_s']} s vs "
                    f"{d['insert_all_s']} s: **{d['ratio']}x** | ≤ 2x |")
     if (d := _load("sync")):
