@@ -162,6 +162,7 @@ def _atheris_child(name: str, execs: int, seconds: float | None, stats_path: str
         now = time.perf_counter()
         if st["execs"] >= execs or (seconds and now - t0 > seconds):
             flush(final=True)
+            shutil.rmtree(T.context().root, ignore_errors=True)  # os._exit skips atexit
             os._exit(0)
         if now - last[0] > 2:
             last[0] = now
@@ -245,6 +246,9 @@ def main() -> None:
     print(f"done in {time.perf_counter() - t_all:.0f} s; skipped (module absent): {missing}")
 
 
+_BASE_WALL: dict[str, float] = {}  # an engine's earlier wall time, read once per run
+
+
 def _save(a: argparse.Namespace, engine: str, names: list[str], results: dict[str, Any],
           total_s: float) -> None:
     from fuzz import targets as T
@@ -260,11 +264,13 @@ def _save(a: argparse.Namespace, engine: str, names: list[str], results: dict[st
     targets = {**entry.get("targets", {}), **results}
     commands = [c for c in entry.get("commands", [entry.get("command")]) if c] \
         if a.merge else []
-    commands.append("python benchmarks/fuzz_campaign.py " + " ".join(sys.argv[1:]))
+    cmd = "python benchmarks/fuzz_campaign.py " + " ".join(sys.argv[1:])
+    if cmd not in commands:
+        commands.append(cmd)
+    base = _BASE_WALL.setdefault(engine, entry.get("wall_seconds", 0.0) if a.merge else 0.0)
     prev[engine] = {
         "commands": commands, "execs_target": a.execs, "seconds_cap": a.seconds, "seed": a.seed,
-        "wall_seconds": round(entry.get("wall_seconds", 0) + total_s, 1) if a.merge
-        else round(total_s, 1),
+        "wall_seconds": round(base + total_s, 1),
         "targets": targets,
         "total_execs": sum(r.get("execs", 0) for r in targets.values()),
         "total_findings": sum(len(r.get("findings", [])) for r in targets.values()),

@@ -151,6 +151,11 @@ class Drive:
                 self.fs.utime(d, (FIXED_MTIME, FIXED_MTIME))
             except OSError:
                 pass  # best effort: a folder time is not worth failing a verified write
+        for d in dirs:
+            try:
+                _fsync_dir(self.fs, d)
+            except OSError:
+                pass
 
     def _verify(self, path: Path, name: str, size: int) -> bool:
         try:
@@ -230,15 +235,23 @@ def _valid_name(name: str, suffix: str) -> bool:
     return len(stem) == 64 and set(stem) <= _HEX
 
 
+_FSYNC_UNSUPPORTED = {errno.EINVAL, errno.ENOTSUP, errno.EBADF, errno.EISDIR, errno.EACCES}
+
+
 def _fsync_dir(fs: OsFiles, path: Path) -> None:
+    """Make a rename durable. File systems that cannot sync a folder are tolerated;
+    a real failure (EIO, a vanished stick) raises, so nothing is recorded as sent."""
     try:
         fd = fs.open(path, os.O_RDONLY)
-    except OSError:
-        return
+    except OSError as exc:
+        if exc.errno in _FSYNC_UNSUPPORTED:
+            return
+        raise
     try:
         fs.fsync(fd)
-    except OSError:
-        pass
+    except OSError as exc:
+        if exc.errno not in _FSYNC_UNSUPPORTED:
+            raise
     finally:
         fs.close(fd)
 

@@ -134,6 +134,14 @@ def quarantine_list(home: Home, store: Store) -> list[dict[str, Any]]:
                 "ORDER BY at")]
 
 
+def _held(home: Home, pid: str) -> bytes:
+    try:
+        return (home.quarantine_dir / f"{pid}.pkt").read_bytes()
+    except FileNotFoundError as exc:
+        raise NotFoundError(f"the held copy of packet {pid[:16]} is missing",
+                            hints=("import the stick again to hold it anew",)) from exc
+
+
 def quarantine_accept(home: Home, store: Store, sender: str, *, add_peer: bool = False
                       ) -> ImportReport:
     items = [q for q in quarantine_list(home, store) if q["sender"] == sender]
@@ -143,7 +151,7 @@ def quarantine_accept(home: Home, store: Store, sender: str, *, add_peer: bool =
     if add_peer:
         card = store.conn.execute("SELECT card FROM cards WHERE device_id=?",
                                   (sender,)).fetchone()
-        data0 = (home.quarantine_dir / f"{items[0]['packet']}.pkt").read_bytes()
+        data0 = _held(home, items[0]["packet"])
         if card is None:
             opened = packet.open_packet(data0, home.keys.enc_secret, accept_sender=lambda k: None)
             c = body_mod.card_for(body_mod.decode(opened.body), sender)
@@ -156,7 +164,7 @@ def quarantine_accept(home: Home, store: Store, sender: str, *, add_peer: bool =
         path = home.quarantine_dir / f"{q['packet']}.pkt"
         with store.transaction():
             store.conn.execute("DELETE FROM packets WHERE packet_id=?", (q["packet"],))
-        status = import_packet(home, store, path.read_bytes(), report, name=q["packet"],
+        status = import_packet(home, store, _held(home, q["packet"]), report, name=q["packet"],
                                allow_unknown=True)
         if status == "imported":
             path.unlink(missing_ok=True)

@@ -308,6 +308,23 @@ class Quarantine(Exception):
         self.reason = reason
 
 
+def _write_durably(path: Any, data: bytes) -> None:
+    """temp file, fsync, rename, fsync the folder: the copy survives a power cut."""
+    import os
+
+    tmp = path.with_suffix(".tmp")
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    fd = os.open(str(path.parent), os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def seen_status(store: Store, pid: str) -> str | None:
     row = store.conn.execute("SELECT status FROM packets WHERE packet_id=?", (pid,)).fetchone()
     return None if row is None else str(row[0])
@@ -345,9 +362,7 @@ def import_packet(home: Home, store: Store, data: bytes, report: ImportReport, *
     except Quarantine as q:
         qpath = home.quarantine_dir / f"{pid}.pkt"
         if not qpath.exists():
-            tmp = qpath.with_suffix(".tmp")
-            tmp.write_bytes(data)
-            tmp.replace(qpath)
+            _write_durably(qpath, data)
         with store.transaction():
             mark(store, pid, "quarantined", q.sender, detail=q.reason)
         report.quarantined += 1
