@@ -15,6 +15,7 @@ from . import canonical, crypto, merkle, packet
 from . import peers as peers_mod
 from . import revocation, revocation_store, selection
 from .errors import AuthError, NoMatchError, RevokedError, SneakersyncError, UsageError
+from .fsutil import write_durably
 from .home import Home
 from .peers import Peer
 from .revocation import Revocation
@@ -308,23 +309,6 @@ class Quarantine(Exception):
         self.reason = reason
 
 
-def _write_durably(path: Any, data: bytes) -> None:
-    """temp file, fsync, rename, fsync the folder: the copy survives a power cut."""
-    import os
-
-    tmp = path.with_suffix(".tmp")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-    fd = os.open(str(path.parent), os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def seen_status(store: Store, pid: str) -> str | None:
     row = store.conn.execute("SELECT status FROM packets WHERE packet_id=?", (pid,)).fetchone()
     return None if row is None else str(row[0])
@@ -362,7 +346,7 @@ def import_packet(home: Home, store: Store, data: bytes, report: ImportReport, *
     except Quarantine as q:
         qpath = home.quarantine_dir / f"{pid}.pkt"
         if not qpath.exists():
-            _write_durably(qpath, data)
+            write_durably(qpath, data)
         with store.transaction():
             mark(store, pid, "quarantined", q.sender, detail=q.reason)
         report.quarantined += 1

@@ -67,3 +67,22 @@ def cli(home: Path, *args: str, ok: bool = True) -> subprocess.CompletedProcess[
     if ok:
         assert p.returncode == 0, p.stderr
     return p
+
+
+def send(src: Device, dsts: list[Device], **kw: object):  # type: ignore[no-untyped-def]
+    """Build (and remember as sent) one packet from ``src`` for ``dsts``."""
+    from sneakersync.sync import build_export
+
+    out = build_export(src.home, src.store, [peers.by_id(src.store, d.id) for d in dsts], **kw)
+    if out is not None:
+        out.commit(src.store)
+    return out
+
+
+def recv(dst: Device, data: bytes):  # type: ignore[no-untyped-def]
+    """Import one packet into ``dst``; returns the report."""
+    from sneakersync.sync import ImportReport, import_packet
+
+    rep = ImportReport()
+    import_packet(dst.home, dst.store, data, rep)
+    return rep

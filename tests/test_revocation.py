@@ -10,24 +10,14 @@ import pytest
 from sneakersync import peers, revocation as rv, revocation_store
 from sneakersync.errors import AuthError
 from sneakersync.identity import decode_card
-from sneakersync.sync import ImportReport, build_export, import_packet
+from sneakersync.sync import build_export
 
-from conftest import REPO, befriend, det_rng
+from conftest import REPO, befriend
 
 VECTORS = sorted((REPO / "formats" / "vectors" / "revocation").glob("*.json"))
 
 
-def send(src, dsts):
-    out = build_export(src.home, src.store, [peers.by_id(src.store, d.id) for d in dsts])
-    if out is not None:
-        out.commit(src.store)
-    return out
-
-
-def recv(dst, data: bytes) -> ImportReport:
-    rep = ImportReport()
-    import_packet(dst.home, dst.store, data, rep)
-    return rep
+from conftest import recv, send
 
 
 def ids(dev, coll: str = "visits") -> set[str]:

@@ -3,28 +3,13 @@ from __future__ import annotations
 import tracemalloc
 from pathlib import Path
 
-import pytest
 import zstandard
 
 from sneakersync import age, body as body_mod, crypto, envelope, packet, peers
 from sneakersync.exchange import export_to_drive, import_from_drive
-from sneakersync.sync import ImportReport, build_export, import_packet
+from sneakersync.sync import build_export
 
-from conftest import befriend
-
-
-def send(src, dsts, **kw):
-    recips = [peers.by_id(src.store, d.id) for d in dsts]
-    out = build_export(src.home, src.store, recips, **kw)
-    if out is not None:
-        out.commit(src.store)
-    return out
-
-
-def recv(dst, data: bytes) -> ImportReport:
-    rep = ImportReport()
-    import_packet(dst.home, dst.store, data, rep)
-    return rep
+from conftest import befriend, recv, send
 
 
 def test_round_trip_and_idempotent_reimport(make_device) -> None:

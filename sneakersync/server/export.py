@@ -20,7 +20,6 @@ import csv
 import io
 import json
 import math
-import os
 import time
 import uuid
 import xml.etree.ElementTree as ET
@@ -29,6 +28,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO, Any
 
+from ..fsutil import write_durably
 from ..errors import ConflictError, UsageError
 from .store import ServerStore
 
@@ -220,19 +220,8 @@ def render(groups: dict[str, list[dict[str, Any]]], opts: ExportOptions) -> tupl
 
 
 def _write_atomic(path: Path, data: bytes, mtime: float | None = None) -> None:
-    tmp = path.with_name("." + path.name + ".tmp")  # outside Eden's infile glob
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    if mtime is not None:
-        os.utime(tmp, (mtime, mtime))
-    os.replace(tmp, path)
-    fd = os.open(str(path.parent), os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    # the temp name starts with a dot: outside Eden's FileSync infile glob
+    write_durably(path, data, mtime=mtime, tmp_name="." + path.name + ".tmp")
 
 
 def _ordered_tables(groups: dict[str, list[dict[str, Any]]], opts: ExportOptions) -> list[str]:
