@@ -5,7 +5,9 @@ Rules are kept per collection, for one peer or for all peers (``*``):
 - no rule for a collection: it is shared with every peer (the default);
 - a rule for the peer itself wins over the ``*`` rule;
 - when a collection has rules but none for this peer and no ``*`` rule, it is not
-  shared with that peer (``share C --with A`` means "with A only");
+  shared with that peer (``share C --with A`` means "with A only") -- except with a
+  destination server: data is collected there unless a rule names the server
+  (``--except SERVER``) or the collection is shared with no one (``--none``);
 - a rule may carry one equality filter ``FIELD=VALUE``: only records whose field
   equals the value go.  VALUE is read as JSON when it is valid JSON (``120``,
   ``true``, ``"x"``), otherwise as text; a record's text field also matches the
@@ -95,8 +97,10 @@ def record_matches(rule: Rule, raw_change: bytes) -> bool:
 class Rules:
     """The rules of one store, loaded once per export."""
 
-    def __init__(self, rows: dict[str, dict[str, Rule]]) -> None:
+    def __init__(self, rows: dict[str, dict[str, Rule]],
+                 servers: frozenset[str] = frozenset()) -> None:
         self.rows = rows  # collection -> peer id or "*" -> rule
+        self.servers = servers  # device ids of destination servers
 
     @classmethod
     def load(cls, store: Store) -> "Rules":
@@ -105,7 +109,9 @@ class Rules:
         for coll, peer, allow, field, value in store.conn.execute(
                 "SELECT collection, peer, allow, field, value FROM share_rules"):
             rows.setdefault(coll, {})[peer] = Rule(bool(allow), field, value)
-        return cls(rows)
+        servers = frozenset(r[0] for r in store.conn.execute(
+            "SELECT device_id FROM peers WHERE kind='server'"))
+        return cls(rows, servers)
 
     def rule(self, peer_id: str, collection: str) -> Rule | None:
         """The rule for this peer and collection; None means shared without a filter."""
@@ -116,6 +122,8 @@ class Rules:
             return per[peer_id]
         if ALL in per:
             return per[ALL]
+        if peer_id in self.servers:
+            return None  # "with A only" still delivers to the destination server
         return Rule(False)
 
     def signature(self, peer_id: str) -> tuple[tuple[str, tuple[bool, str | None, str | None]],

@@ -119,3 +119,22 @@ def test_where_filter(make_device, tmp_path) -> None:
     a.store.delete("hh", "n1")
     sync_via(a, [b], drive)
     assert ids(b, "hh") == {"n2"}
+
+
+def test_with_only_rule_still_delivers_to_the_destination_server(make_device) -> None:
+    from sneakersync import home as home_mod, peers as peers_mod
+    from sneakersync.identity import KIND_SERVER
+    from sneakersync.selection import set_rule
+    from sneakersync.sync import build_exports
+    a, b = make_device("a"), make_device("b")
+    befriend(a, b)
+    srv = home_mod.create(a.home.path.parent / "srv", "District server", kind=KIND_SERVER)
+    peers_mod.add(a.store, srv.card.encode())
+    a.store.put("households", {"size": 4}, "h1")
+    set_rule(a.store, "households", "with", [peers_mod.by_id(a.store, b.id)])
+    outs = build_exports(a.home, a.store, peers_mod.all_peers(a.store))
+    got = {p.name: o.changes for o in outs for p in o.recipients}
+    assert got.get("District server") == 1 and got.get(b.home.name) == 1
+    set_rule(a.store, "households", "except", [peers_mod.by_id(a.store, srv.device_id)])
+    outs = build_exports(a.home, a.store, [peers_mod.by_id(a.store, srv.device_id)], full=True)
+    assert all(o.changes == 0 for o in outs)
