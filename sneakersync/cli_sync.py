@@ -154,6 +154,9 @@ def import_cmd(c: Ctx, drive: Path, as_json: bool) -> None:
               f"already seen, {out['not_for_me']} for others, {out['quarantined']} held")
         c.say(f"{out['changes_applied']} changes applied, {out['conflicts']} conflicts "
               f"({out['open_conflicts']} need a decision)")
+        if out.get("receipts"):
+            c.say(f"{out['receipts']} delivery receipt(s) from the server accepted "
+                  f"(see `{PROG} receipts`; `{PROG} prune` deletes what they cover)")
         for q in out["quarantine"]:
             click.echo(f"held: {q['file']}: {q['reason']}", err=True)
         for r in out["rejected"]:
