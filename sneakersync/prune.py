@@ -187,6 +187,8 @@ def prune(home: Home, store: Store, *, dry_run: bool = False,
         "packets_removed": 0, "bookkeeping_rows_merged": 0,
         "receipts": [{"server": r["server"], "seq": r["seq"]} for r in receipts.status(store)],
     }
+    if not dry_run:
+        result["seen_packets_forgotten"] = compact_seen(store, now)
     if dry_run or (not p.records and not late):
         return result
     store.conn.execute("PRAGMA secure_delete=ON")  # erased values do not linger in free pages
@@ -203,6 +205,22 @@ def prune(home: Home, store: Store, *, dry_run: bool = False,
     result["bookkeeping_rows_merged"] = receipts.compact(store, now - (longest + 1) * DAY_MS)
     store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     return result
+
+
+SEEN_KEEP_DAYS = 90
+
+
+def compact_seen(store: Store, now: int, keep_days: int = SEEN_KEEP_DAYS) -> int:
+    """Forget packets settled more than ``keep_days`` ago (the seen-set stays small).
+
+    Safe because import is idempotent: if such a packet shows up again it is simply
+    opened once more and every change in it is a duplicate.
+    """
+    with store.transaction():
+        cur = store.conn.execute(
+            "DELETE FROM packets WHERE at < ? AND status IN ('imported', 'duplicate', "
+            "'not_for_me')", (now - keep_days * DAY_MS,))
+    return int(cur.rowcount or 0)
 
 
 def _late_stubs(store: Store, covered: dict[str, Ranges], needs: _Needs

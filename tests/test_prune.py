@@ -109,3 +109,18 @@ def test_pruned_relayed_records_do_not_come_back(tmp_path: Path, make_device) ->
     import_packet(a.home, a.store, out.data, rep)
     assert not rep.rejected and rep.changes_applied == 0
     assert list(a.store.rows("hh")) == []
+
+
+def test_prune_forgets_old_seen_packets_and_reimport_stays_a_no_op(make_device) -> None:
+    from conftest import befriend, recv, send
+    from sneakersync import prune as prune_mod
+    a, b = make_device("seen-a"), make_device("seen-b")
+    befriend(a, b)
+    a.store.put("c", {"x": 1}, "r1")
+    data = send(a, [b]).data
+    assert recv(b, data).imported == 1
+    before = b.store.snapshot()
+    later = 10**13  # far in the future: every settled packet is old
+    assert prune_mod.compact_seen(b.store, later) == 1
+    rep = recv(b, data)
+    assert rep.imported == 1 and rep.changes_applied == 0 and b.store.snapshot() == before
