@@ -515,6 +515,10 @@ def encrypt(plaintext: bytes, recipients: Sequence[bytes], *, rng: Rng = system_
 
 def decrypt(data: bytes, identity: bytes, *, max_size: int | None = None) -> tuple[Header, bytes]:
     """Decrypt a whole age file; on any failure raise and release no plaintext."""
+    from .armor import dearmor, is_armored
+
+    if is_armored(data):
+        data = dearmor(data)
     decryptor = StreamDecryptor(identity, max_size=max_size)
     parts = decryptor.feed(data)
     parts += decryptor.finish()

@@ -13,7 +13,7 @@ from conftest import REPO
 
 PKG = REPO / "sneakersync"
 CORE = ["errors", "crypto", "identity", "vclock", "canonical", "resolve", "merkle", "envelope",
-        "body", "packet", "age"]
+        "body", "packet", "age", "armor"]
 OPTIONAL_CORE = ["qr/frame", "beacon/payload", "receipts_codec"]
 FORBIDDEN = {"cv2", "qrcode", "pyzbar", "zxingcpp", "bumble", "click", "socket", "asyncio",
              "sqlite3", "sqlite_utils", "httpx", "starlette", "uvicorn", "subprocess", "shutil",

@@ -10,7 +10,7 @@ import pytest
 from conftest import REPO
 
 CORE = ["errors", "crypto", "identity", "vclock", "canonical", "resolve", "merkle", "envelope",
-        "body", "packet", "age", "safety", "revocation", "receipts_codec", "beacon/payload"]
+        "body", "packet", "age", "armor", "safety", "revocation", "receipts_codec", "beacon/payload"]
 
 
 def test_core_is_mypy_strict_clean(tmp_path) -> None:
