@@ -528,3 +528,12 @@ def test_armor_round_trip_and_strictness() -> None:
                 b"junk" + armored):
         with pytest.raises(ArmorError):
             armor.dearmor(bad)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=300))
+def test_dearmor_raises_only_armor_errors(tail: bytes) -> None:
+    try:
+        armor.dearmor(armor.BEGIN + b"\n" + tail)
+    except ArmorError:
+        pass
