@@ -17,6 +17,7 @@ from . import revocation, revocation_store, selection
 from .errors import AuthError, NoMatchError, RevokedError, SneakersyncError, UsageError
 from .fsutil import write_durably
 from .home import Home
+from .identity import Card
 from .peers import Peer
 from .revocation import Revocation
 from .store import ApplyStats, Store, now_ms
@@ -358,37 +359,84 @@ def import_packet(home: Home, store: Store, data: bytes, report: ImportReport, *
     return result
 
 
-def _apply(home: Home, store: Store, data: bytes, pid: str, report: ImportReport,
-           allow_unknown: bool, max_body: int | None) -> str:
-    sender_peer: list[Peer | None] = [None]
+@dataclass
+class Incoming:
+    """An opened, authenticated packet: who signed it and what its body says."""
 
+    body: body_mod.Body
+    signer: Peer | None  # the known peer whose key signed it, if any
+    card: Card | None  # the sender's own card carried in the body
+    statements: list[Any]  # revocation statements it carries
+
+    @property
+    def sender_card_text(self) -> str:
+        if self.signer is not None:
+            return self.signer.card
+        assert self.card is not None
+        return self.card.encode()
+
+
+def open_incoming(home: Home, store: Store, data: bytes, *, max_body: int) -> Incoming:
+    """Decrypt, verify the envelope and check the body names its signer and us.
+
+    Raises for a revoked signer, a body that disagrees with its signature, an
+    unknown signer without a matching card, or a body not addressed to us.
+    """
     def accept(sign_pub: bytes) -> None:
         p = peers_mod.by_sign_key(store, sign_pub)
-        sender_peer[0] = p
         if p is not None and p.revoked:
             raise RevokedError(f"sender {p.name!r} is revoked")
-        # unknown or untrusted senders are decided after the body names them
 
     opened = packet.open_packet(data, home.keys.enc_secret, accept_sender=accept,
-                                max_body=max_body or (1 << 31))
+                                max_body=max_body)
     b = body_mod.decode(opened.body)
-    sender_card = body_mod.card_for(b, b.sender)
-    p = sender_peer[0]
-    if p is not None:
-        if p.device_id != b.sender:
+    signer = peers_mod.by_sign_key(store, opened.envelope.sender_sign_public)
+    card = body_mod.card_for(b, b.sender)
+    if signer is not None:
+        if signer.device_id != b.sender:
             raise AuthError("body names a different sender than the one who signed it")
-    else:
-        if sender_card is None or sender_card.sign_public != opened.envelope.sender_sign_public:
-            raise AuthError("packet signer is unknown and carries no matching identity card")
-        if not allow_unknown:
-            raise Quarantine(b.sender, f"sender {sender_card.name!r} ({b.sender}) is not a peer")
-    if p is not None and p.trust != "trusted" and not allow_unknown:
-        raise Quarantine(b.sender, f"peer {p.name!r} is not trusted yet (sneakersync peer trust)")
+    elif card is None or card.sign_public != opened.envelope.sender_sign_public:
+        raise AuthError("packet signer is unknown and carries no matching identity card")
     if store.device_id not in b.to:
         raise AuthError("packet body does not list this device as a recipient")
     statements = revocation.decode_list(b.extra.get("revocations"))
     revocation_store.ensure_tables(store)
+    return Incoming(b, signer, card, statements)
 
+
+def apply_segments(home: Home, store: Store, b: body_mod.Body,
+                   verified: Sequence[body_mod.Verified], stats: ApplyStats) -> None:
+    """Apply verified segments inside the caller's transaction: changes of revoked
+    origins past their limit are dropped, relayed segments are kept for forwarding,
+    and origin cards are remembered."""
+    for v in verified:
+        origin = v.segment.origin
+        limit = _revoked_limit(store, origin)
+        items = [(raw, ver, h) for raw, ver, h in zip(v.segment.changes, v.versions, v.hashes)
+                 if limit is None or ver.counter <= limit]
+        if not items:
+            continue
+        seg_id = None
+        if origin != store.device_id:
+            seg_id = store.add_segment(origin, v.segment.first, v.segment.last, v.segment.root,
+                                       v.segment.sig, v.known)
+        store.apply_remote([(raw, ver, seg_id, h) for raw, ver, h in items], stats)
+        card = b.origins.get(origin)
+        if card and origin != store.device_id:
+            store.conn.execute("INSERT OR IGNORE INTO cards(device_id, card) VALUES(?,?)",
+                               (origin, card))
+
+
+def _apply(home: Home, store: Store, data: bytes, pid: str, report: ImportReport,
+           allow_unknown: bool, max_body: int | None) -> str:
+    inc = open_incoming(home, store, data, max_body=max_body or (1 << 31))
+    b, p = inc.body, inc.signer
+    if not allow_unknown:
+        if p is None:
+            assert inc.card is not None
+            raise Quarantine(b.sender, f"sender {inc.card.name!r} ({b.sender}) is not a peer")
+        if p.trust != "trusted":
+            raise Quarantine(b.sender, f"peer {p.name!r} is not trusted yet (sneakersync peer trust)")
     verified = body_mod.verify_segments(b, origin_keys(home, store))
     stats = ApplyStats()
     with store.transaction():
@@ -396,31 +444,16 @@ def _apply(home: Home, store: Store, data: bytes, pid: str, report: ImportReport
             report.duplicates += 1
             return "duplicate"
         # statements first: a revocation in this packet already limits its own segments
-        new_statements = revocation_store.apply_incoming(home, store, statements)
-        for v in verified:
-            origin = v.segment.origin
-            revoked = _revoked_limit(store, origin)
-            items = [(raw, ver, h) for raw, ver, h in zip(v.segment.changes, v.versions, v.hashes)
-                     if revoked is None or ver.counter <= revoked]
-            if not items:
-                continue
-            seg_id = None
-            if origin != store.device_id:
-                seg_id = store.add_segment(origin, v.segment.first, v.segment.last, v.segment.root,
-                                           v.segment.sig, v.known)
-            store.apply_remote([(raw, ver, seg_id, h) for raw, ver, h in items], stats)
-            card = b.origins.get(origin)
-            if card and origin != store.device_id:
-                store.conn.execute("INSERT OR IGNORE INTO cards(device_id, card) VALUES(?,?)",
-                                   (origin, card))
+        new_statements = revocation_store.apply_incoming(home, store, inc.statements)
+        apply_segments(home, store, b, verified, stats)
         if p is not None:
             record_knowledge(store, p.device_id, "acked", b.manifest)
             peers_mod.touch(store, p.device_id)
-        elif sender_card is not None:
+        else:
             store.conn.execute("INSERT OR IGNORE INTO cards(device_id, card) VALUES(?,?)",
-                               (b.sender, sender_card.encode()))
+                               (b.sender, inc.sender_card_text))
         _note_co_recipients(store, b)
-        _adopt_policies(store, b)
+        adopt_policies(store, b)
         mark(store, pid, "imported", b.sender, stats.applied)
     report.imported += 1
     report.revocations += new_statements
@@ -436,7 +469,7 @@ def explicit_policies(store: Store) -> dict[str, str]:
         "SELECT name, policy FROM collections ORDER BY name")}
 
 
-def _adopt_policies(store: Store, b: body_mod.Body) -> None:
+def adopt_policies(store: Store, b: body_mod.Body) -> None:
     """Collections with no local policy take the one their senders use.
 
     Every device must settle conflicts the same way to converge; a policy set

@@ -16,16 +16,15 @@ from typing import Any, Callable
 
 from .. import body as body_mod
 from .. import packet
-from .. import peers as peers_mod
 from .. import receipts_codec as codec
 from ..drive import Drive
-from ..errors import AuthError, NoMatchError, RevokedError, SneakersyncError
+from ..errors import NoMatchError, SneakersyncError
 from ..home import Home
 from ..identity import decode_card
 from ..store import ApplyStats
-from .. import revocation, revocation_store
+from .. import revocation_store
 from ..sync import Ranges, mark, record_knowledge, seen_status, subtract
-from ..sync import _adopt_policies, _revoked_limit, origin_keys  # the engine's rule: peer revocations and statements
+from ..sync import adopt_policies, apply_segments, open_incoming, origin_keys
 from .store import ServerStore
 
 MAX_PACKET_BODY = 1 << 30
@@ -118,58 +117,22 @@ def ingest_packet(home: Home, sstore: ServerStore, data: bytes, *, via: str = "d
 def _ingest(home: Home, sstore: ServerStore, data: bytes, pid: str, via: str,
             max_body: int) -> Outcome:
     store = sstore.core
-
-    def accept(sign_pub: bytes) -> None:
-        p = peers_mod.by_sign_key(store, sign_pub)
-        if p is not None and p.revoked:
-            raise RevokedError(f"sender {p.name!r} is revoked on this server")
-
-    opened = packet.open_packet(data, home.keys.enc_secret, accept_sender=accept,
-                                max_body=max_body)
-    b = body_mod.decode(opened.body)
-    signer = opened.envelope.sender_sign_public
-    known = peers_mod.by_sign_key(store, signer)
-    card = body_mod.card_for(b, b.sender)
-    if known is not None:
-        if known.device_id != b.sender:
-            raise AuthError("body names a different sender than the one who signed it")
-        card_text, name = known.card, known.name
-    else:
-        if card is None or card.sign_public != signer:
-            raise AuthError("packet signer carries no matching identity card")
-        card_text, name = card.encode(), card.name
-    if store.device_id not in b.to:
-        raise AuthError("packet body does not list this server as a recipient")
-    statements = revocation.decode_list(b.extra.get("revocations"))
-    revocation_store.ensure_tables(store)
-
+    inc = open_incoming(home, store, data, max_body=max_body)
+    b = inc.body
+    card_text = inc.sender_card_text
+    name = inc.signer.name if inc.signer is not None else (inc.card.name if inc.card else "")
     verified = body_mod.verify_segments(b, origin_keys(home, store))
     stats = ApplyStats()
     with sstore.transaction():
         if seen_status(store, pid) in ("imported", "duplicate"):
             return Outcome("duplicate", pid, sender=b.sender)
-        revocation_store.apply_incoming(home, store, statements)
-        for v in verified:
-            origin = v.segment.origin
-            limit = _revoked_limit(store, origin)
-            items = [(raw, ver, h) for raw, ver, h in zip(v.segment.changes, v.versions, v.hashes)
-                     if limit is None or ver.counter <= limit]
-            if not items:
-                continue
-            seg_id = None
-            if origin != store.device_id:
-                seg_id = store.add_segment(origin, v.segment.first, v.segment.last,
-                                           v.segment.root, v.segment.sig, v.known)
-            store.apply_remote([(raw, ver, seg_id, h) for raw, ver, h in items], stats)
-            ocard = b.origins.get(origin)
-            if ocard and origin != store.device_id:
-                store.conn.execute("INSERT OR IGNORE INTO cards(device_id, card) VALUES(?,?)",
-                                   (origin, ocard))
+        revocation_store.apply_incoming(home, store, inc.statements)
+        apply_segments(home, store, b, verified, stats)
         store.conn.execute("INSERT OR IGNORE INTO cards(device_id, card) VALUES(?,?)",
                            (b.sender, card_text))
         # what the sender holds: receipts cover only changes the device can check itself
         record_knowledge(store, b.sender, "acked", b.manifest)
-        _adopt_policies(store, b)
+        adopt_policies(store, b)
         sstore.record_delivery(pid, b.sender, name, card_text, stats.applied, stats.duplicates,
                                via)
         mark(store, pid, "imported", b.sender, stats.applied)
