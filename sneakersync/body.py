@@ -8,7 +8,6 @@ See ``formats/packet-v1.md`` for the full description.
 
 from __future__ import annotations
 
-import base64
 import re
 import struct
 from json.encoder import encode_basestring
@@ -17,7 +16,7 @@ from typing import Any, Callable, Sequence
 
 from . import canonical, crypto, merkle
 from .errors import AuthError, BodyError, CardError
-from .identity import Card, decode_card
+from .identity import Card, decode_card, parse_id_text
 from .resolve import Version
 
 BODY_TYPE = "sneakersync/body"
@@ -59,11 +58,8 @@ def segment_message(origin: str, first: int, last: int, root: bytes) -> bytes:
 
 
 def _origin_raw(origin: str) -> bytes:
-    try:
-        raw = base64.b32decode(origin.upper())
-    except (ValueError, TypeError) as exc:
-        raise BodyError(f"origin {origin!r} is not a device id") from exc
-    if len(raw) != 10 or base64.b32encode(raw).decode().lower() != origin:
+    raw = parse_id_text(origin)
+    if raw is None:
         raise BodyError(f"origin {origin!r} is not a device id")
     return raw
 

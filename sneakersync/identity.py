@@ -35,6 +35,19 @@ def id_text(raw_id: bytes) -> str:
     return base64.b32encode(raw_id).decode("ascii").lower()
 
 
+def parse_id_text(text: object) -> bytes | None:
+    """The 10 raw bytes of a device id written as text, or None if it is not one."""
+    if not isinstance(text, str):
+        return None
+    try:
+        raw = base64.b32decode(text.upper())
+    except (ValueError, TypeError):
+        return None
+    if len(raw) != DEVICE_ID_LEN or id_text(raw) != text:
+        return None
+    return raw
+
+
 def normalise_name(name: str) -> str:
     name = unicodedata.normalize("NFC", name.strip())
     if not name:

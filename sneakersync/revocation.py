@@ -8,14 +8,13 @@ is specified in ``formats/revocation-v1.md``.
 
 from __future__ import annotations
 
-import base64
 import struct
 from dataclasses import dataclass
 from typing import Any
 
 from . import crypto
 from .errors import BodyError, CardError
-from .identity import Card, DeviceKeys, decode_card
+from .identity import Card, DeviceKeys, decode_card, parse_id_text
 
 TYPE = "sneakersync/revocation"
 VERSION = 1
@@ -50,13 +49,8 @@ class Revocation:
 
 
 def _raw_id(device_id: str, what: str) -> bytes:
-    if not isinstance(device_id, str):
-        raise RevocationError(f"{what} is not a device id")
-    try:
-        raw = base64.b32decode(device_id.upper())
-    except (ValueError, TypeError) as exc:
-        raise RevocationError(f"{what} {device_id!r} is not a device id") from exc
-    if len(raw) != 10 or base64.b32encode(raw).decode().lower() != device_id:
+    raw = parse_id_text(device_id)
+    if raw is None:
         raise RevocationError(f"{what} {device_id!r} is not a device id")
     return raw
 
