@@ -177,7 +177,6 @@ class Store:
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"store {self.path} cannot be opened: {exc}") from exc
         self._policies: dict[str, str] = {}
-        self._empty = False
 
     # --- schema ----------------------------------------------------------------------
 
@@ -311,8 +310,10 @@ class Store:
         stamp = ts if ts is not None else now_ms()
         ids: list[str] = []
         with self.transaction():
-            self._empty = self.conn.execute("SELECT 1 FROM records WHERE collection=? LIMIT 1",
-                                            (collection,)).fetchone() is None
+            # on an empty collection only ids written by this call can exist already
+            written: set[str] | None = set() if self.conn.execute(
+                "SELECT 1 FROM records WHERE collection=? LIMIT 1",
+                (collection,)).fetchone() is None else None
             fresh: list[tuple[str, dict[str, Any], str]] = []
             for rid, data in items:
                 rid = check_rid(rid) if rid is not None else str(uuid.uuid4())
@@ -321,20 +322,23 @@ class Store:
                 fresh.append((rid, data, canonical.dumps(data)))
                 ids.append(rid)
                 if len(fresh) >= 5000:
-                    self._write_batch(collection, fresh, stamp)
+                    self._write_batch(collection, fresh, stamp, written)
                     if progress:
                         progress(len(fresh))
                     fresh = []
             if fresh:
-                self._write_batch(collection, fresh, stamp)
+                self._write_batch(collection, fresh, stamp, written)
                 if progress:
                     progress(len(fresh))
         return ids
 
     def _write_batch(self, collection: str, items: list[tuple[str, dict[str, Any], str]],
-                     ts: int) -> None:
-        existing = set() if self._empty else \
-            self._existing(collection, [rid for rid, _, _ in items])
+                     ts: int, written: set[str] | None) -> None:
+        if written is None:
+            existing = self._existing(collection, [rid for rid, _, _ in items])
+        else:
+            existing = {rid for rid, _, _ in items if rid in written}
+            written.update(rid for rid, _, _ in items)
         seen: set[str] = set()
         me = self.device_id
         counter = self.counter
@@ -386,10 +390,16 @@ class Store:
         return out
 
     def _local_change(self, collection: str, rid: str, op: str, data: dict[str, Any] | None,
-                      ts: int) -> None:
+                      ts: int, *, settle: bool = False) -> None:
+        """Append one edit by this device and rewrite what users see.
+
+        The new version descends from the whole frontier (the user saw the
+        resolved value), except when editing the winner of a forked record,
+        where the losers stay their own records; ``settle`` (a conflict decision)
+        always descends from every version.
+        """
         frontier = self._frontier(collection, rid)
-        if frontier and len(frontier) > 1 and self.policy(collection) == "fork":
-            # editing the winner of a forked record keeps the losers as their own records
+        if not settle and len(frontier) > 1 and self.policy(collection) == "fork":
             base = resolve.resolve("fork", collection, rid, frontier).rows[0].winner.vv
         else:
             base = vclock.merge(*(v.vv for v in frontier))
@@ -606,22 +616,8 @@ class Store:
             data = chosen["data"]
         stamp = ts if ts is not None else now_ms()
         with self.transaction():
-            frontier = self._frontier(c["collection"], c["id"])
-            base = vclock.merge(*(v.vv for v in frontier))
-            counter = self.counter + 1
-            vv = vclock.advance(base, self.device_id, counter)
-            op = "put" if data is not None else "del"
-            raw = encode_change(self.device_id, counter, c["collection"], c["id"], op, data, vv,
-                                stamp)
-            self.conn.execute(
-                "INSERT INTO changes(origin, counter, collection, rid, op, ts, raw, hash,"
-                " received_at) VALUES(?,?,?,?,?,?,?,?,?)",
-                (self.device_id, counter, c["collection"], c["id"], op, stamp, raw,
-                 merkle.leaf_hash(raw), stamp))
-            self._set_meta("counter", str(counter))
-            kept, _ = resolve.add_version(frontier, Version(self.device_id, counter, op, data,
-                                                            vv, stamp))
-            self._rewrite(c["collection"], c["id"], kept)
+            self._local_change(c["collection"], c["id"], "put" if data is not None else "del",
+                               data, stamp, settle=True)
         return {"conflict": c["conflict"], "collection": c["collection"], "id": c["id"],
                 "data": data}
 

@@ -146,3 +146,11 @@ def test_init_refuses_overwrite_and_private_key_modes(tmp_path: Path) -> None:
     secrets = [(h.path / "keys" / f).read_bytes().hex() for f in ("sign.key", "enc.key")]
     assert not any(s in json.dumps(info) for s in secrets)
     assert home_mod.load(h.path).device_id == h.device_id
+
+
+def test_load_with_a_repeated_id_in_a_later_batch(make_device) -> None:
+    d = make_device("a")
+    items = [(f"r{i}", {"i": i}) for i in range(5003)] + [("r1", {"i": "again"})]
+    d.store.write_many("c", items)  # batches of 5,000: the repeat lands in the second one
+    assert d.store.get("c", "r1").data == {"i": "again"}
+    assert d.store.get("c", "r1").vv == {d.id: 5004} and d.store.counter == 5004
