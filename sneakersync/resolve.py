@@ -98,13 +98,18 @@ def fork_id(rid: str, loser: Version) -> str:
 
 
 def common_ancestor(history: Sequence[Version], frontier: Sequence[Version]) -> Version | None:
-    """The newest version every frontier version descends from (None if unknown)."""
-    best: Version | None = None
-    for h in history:
-        if all(vclock.dominates(f.vv, h.vv) and f.key != h.key for f in frontier):
-            if best is None or vclock.dominates(h.vv, best.vv):
-                best = h
-    return best
+    """The newest version every frontier version descends from (None if none is known).
+
+    When several common ancestors are concurrent with each other, the one the
+    LWW order ranks highest is taken, so the choice never depends on the order
+    in which the history is listed.
+    """
+    keys = {f.key for f in frontier}
+    common = [h for h in history if h.key not in keys
+              and all(vclock.dominates(f.vv, h.vv) for f in frontier)]
+    newest = [h for h in common
+              if not any(o.key != h.key and vclock.dominates(o.vv, h.vv) for o in common)]
+    return max(newest, key=lww_order) if newest else None
 
 
 def resolve(policy: str, collection: str, rid: str, frontier: Sequence[Version],

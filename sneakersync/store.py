@@ -534,6 +534,11 @@ class Store:
     def _apply_one(self, v: Version, stats: ApplyStats) -> None:
         frontier = self._frontier(v.collection, v.rid)
         kept, changed = resolve.add_version(frontier, v)
+        if not changed and len(kept) > 1 and self.policy(v.collection) in ("merge", "manual"):
+            # an older version arrived late: it may be the common ancestor the merge uses,
+            # so what users see is worked out again (the same on every device)
+            self._rewrite(v.collection, v.rid, kept)
+            return
         if changed:
             res = self._rewrite(v.collection, v.rid, kept)
             if res.conflict:

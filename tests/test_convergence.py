@@ -118,6 +118,6 @@ class Sync(RuleBasedStateMachine):
             shutil.rmtree(self.tmp, ignore_errors=True)
 
 
-Sync.TestCase.settings = settings(max_examples=40, stateful_step_count=40, deadline=None,
+Sync.TestCase.settings = settings(max_examples=80, stateful_step_count=40, deadline=None,
                                   suppress_health_check=[HealthCheck.too_slow])
 TestConvergence = Sync.TestCase
