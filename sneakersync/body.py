@@ -169,6 +169,18 @@ def decode(data: bytes, *, max_changes: int = 50_000_000) -> Body:
     return Body(sender, created, to, manifest, origins, segments, extra)
 
 
+def change_line(counter: int, data_json: str, rid: str, collection: str, origin: str, op: str,
+                ts: int, others_json: str) -> bytes:
+    """The canonical bytes of one change, assembled from canonical parts.
+
+    Keys in code point order: c, d, i, k, o, op, t, v; ``v`` is the version
+    vector without the origin's own entry (that entry is ``c``).
+    """
+    return (f'{{"c":{counter},"d":{data_json},"i":{encode_basestring(rid)},'
+            f'"k":{encode_basestring(collection)},"o":{encode_basestring(origin)},"op":"{op}",'
+            f'"t":{ts},"v":{others_json}}}').encode("utf-8")
+
+
 def parse_changes(lines: Sequence[bytes], origin: str, first: int, last: int) -> list[Version]:
     """Parse a segment's change lines in one JSON pass, then check each strictly.
 
@@ -214,9 +226,7 @@ def parse_change(raw: bytes, origin: str, first: int, last: int, obj: Any = None
     full_vv[o] = c
     full_vv = dict(sorted(full_vv.items()))
     try:
-        expected = (f'{{"c":{c},"d":{data_json},"i":{encode_basestring(i)},'
-                    f'"k":{encode_basestring(k)},"o":{encode_basestring(o)},"op":"{op}",'
-                    f'"t":{t},"v":{wire_vv}}}').encode("utf-8")
+        expected = change_line(c, data_json, i, k, o, op, t, wire_vv)
     except UnicodeEncodeError as exc:
         raise BodyError("a change line is not valid UTF-8 text") from exc
     if expected != raw:

@@ -24,10 +24,10 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import sqlite_utils
-from json.encoder import encode_basestring
 
 from . import canonical, merkle, resolve, vclock
 from .errors import NotFoundError, StoreError, UsageError
+from .body import change_line
 from .resolve import Version
 
 SCHEMA_VERSION = 1
@@ -70,11 +70,6 @@ _SCHEMA = [
         packet_id TEXT PRIMARY KEY, status TEXT NOT NULL, sender TEXT, at INTEGER NOT NULL,
         changes INTEGER NOT NULL DEFAULT 0, detail TEXT)""",
 ]
-
-
-def _json_str(text: str) -> str:
-    """Canonical JSON for a string (same bytes as canonical.dumps)."""
-    return encode_basestring(text)
 
 
 def now_ms() -> int:
@@ -147,8 +142,8 @@ def encode_change(origin: str, counter: int, collection: str, rid: str, op: str,
     always equal to the change counter ``c`` (so it is not repeated).
     """
     others = {k: n for k, n in vv.items() if k != origin}
-    return canonical.dumpb({"c": counter, "d": data, "i": rid, "k": collection, "o": origin,
-                            "op": op, "t": ts, "v": others})
+    return change_line(counter, canonical.dumps(data), rid, collection, origin, op, ts,
+                       canonical.dumps_counts(others))
 
 
 def version_from_raw(raw: bytes | str) -> Version:
@@ -344,7 +339,6 @@ class Store:
         counter = self.counter
         change_rows = []
         record_rows = []
-        coll_json = canonical.dumps(collection)
         for rid, data, data_json in items:
             if rid in existing or rid in seen:
                 # flush what we have, then take the careful path for an update
@@ -359,10 +353,7 @@ class Store:
             seen.add(rid)
             counter += 1
             vv_json = f'{{"{me}":{counter}}}'
-            # the canonical encoding of the change, assembled from canonical parts
-            # (keys in code point order: c, d, i, k, o, op, t, v)
-            raw = (f'{{"c":{counter},"d":{data_json},"i":{_json_str(rid)},"k":{coll_json},'
-                   f'"o":"{me}","op":"put","t":{ts},"v":{{}}}}').encode("utf-8")
+            raw = change_line(counter, data_json, rid, collection, me, "put", ts, "{}")
             change_rows.append((me, counter, collection, rid, "put", ts, raw,
                                 merkle.leaf_hash(raw), ts))
             record_rows.append((collection, rid, data_json, me, counter, vv_json))

@@ -452,7 +452,7 @@ def _apply(home: Home, store: Store, data: bytes, pid: str, report: ImportReport
         else:
             store.conn.execute("INSERT OR IGNORE INTO cards(device_id, card) VALUES(?,?)",
                                (b.sender, inc.sender_card_text))
-        _note_co_recipients(store, b)
+        _note_co_recipients(store, b, verified)
         adopt_policies(store, b)
         mark(store, pid, "imported", b.sender, stats.applied)
     report.imported += 1
@@ -505,31 +505,23 @@ def origin_keys(home: Home, store: Store) -> Callable[[str], bytes | None]:
     return key_for
 
 
-def _note_co_recipients(store: Store, b: body_mod.Body) -> None:
+def _note_co_recipients(store: Store, b: body_mod.Body,
+                        verified: Sequence[body_mod.Verified]) -> None:
     """A packet on a shared stick went to every device in ``to``: assume they get it too.
 
     Recorded as 'sent' knowledge (optimistic, like our own exports), so this
     device does not forward the same changes to them again.
     """
     ranges: dict[str, Ranges] = {}
-    for seg in b.segments:
-        counters = [c for c in (_counter_of(raw) for raw in seg.changes) if c is not None]
-        if counters:
-            ranges[seg.origin] = union(ranges.get(seg.origin, []), body_mod.ranges_from(counters))
+    for v in verified:
+        if v.versions:
+            ranges[v.segment.origin] = union(ranges.get(v.segment.origin, []),
+                                             body_mod.ranges_from([x.counter for x in v.versions]))
     if not ranges:
         return
     for other in b.to:
         if other != store.device_id and other != b.sender and peers_mod.by_id(store, other):
             record_knowledge(store, other, "sent", ranges)
-
-
-def _counter_of(raw: bytes) -> int | None:
-    # change lines are canonical: they start with {"c":N,
-    end = raw.find(b",", 5)
-    try:
-        return int(raw[5:end]) if raw.startswith(b'{"c":') and end > 5 else None
-    except ValueError:
-        return None
 
 
 def _revoked_limit(store: Store, origin: str) -> int | None:
