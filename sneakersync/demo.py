@@ -8,6 +8,7 @@ through a video file, a beacon scan on virtual radios and a destination server.
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
 import shutil
 import tempfile
@@ -173,49 +174,35 @@ def _scenario(root: Path, fast: bool, echo: Echo) -> dict[str, Any]:
                                "packets_on_stick": len(list((stick / "sneakersync/v1/packets")
                                                             .iterdir()))}
     n = 9
-    for hook in (_qr_part, _beacon_part, _server_part):
+    for module, title, cmd, run in _PARTS:
         try:
-            if hook(root, devs, stick, echo, n):
-                n += 1
+            part = importlib.import_module(f".{module}", __package__)
         except ImportError as exc:
-            echo(f"\n(skipped a part: {exc})")
+            echo(f"\n(skipped: {title.split(':')[0].split('?')[0]}: needs {exc.name}; "
+                 "install sneakersync[all])")
+            continue
+        _step(echo, n, title, cmd)
+        n += 1
+        for d in devs:  # each part opens the devices' stores itself
+            d.store.close()
+        run(part, root, {d.name: d.home.path for d in devs}, stick, echo)
+        for d in devs:
+            d.store = d.home.open_store()
     for d in devs:
         d.store.close()
     return summary
 
 
-def _qr_part(root: Path, devs: list[_Dev], stick: Path, echo: Echo, n: int) -> bool:
-    try:
-        from .demo_qr import run_qr_demo
-    except ImportError:
-        return False
-    _step(echo, n, "No stick at hand: a QR code stream, screen to camera (a video file here)",
-          "sneakersync qr send --to 'Juma field tablet' --out handover.mp4")
-    run_qr_demo(root, {d.name: d.home.path for d in devs}, echo)
-    return True
-
-
-def _beacon_part(root: Path, devs: list[_Dev], stick: Path, echo: Echo, n: int) -> bool:
-    try:
-        from .demo_beacon import run_beacon_demo
-    except ImportError:
-        return False
-    _step(echo, n, "Who is around? A Bluetooth LE beacon on virtual radios",
-          "sneakersync beacon scan --timeout 3")
-    run_beacon_demo(root, {d.name: d.home.path for d in devs}, echo)
-    return True
-
-
-def _server_part(root: Path, devs: list[_Dev], stick: Path, echo: Echo, n: int) -> bool:
-    try:
-        from .demo_server import run_server_demo
-    except ImportError:
-        return False
-    _step(echo, n, "The stick reaches the destination server; receipts come back",
-          "sneakersync server ingest /media/usb")
-    for d in devs:
-        d.store.close()
-    run_server_demo(root, {d.name: d.home.path for d in devs}, stick, echo)
-    for d in devs:
-        d.store = d.home.open_store()
-    return True
+# optional parts: (module, title, equivalent command, how to run it); each module raises
+# ImportError when its extra is missing, and the demo goes on without it
+_PARTS: list[tuple[str, str, str, Callable[..., None]]] = [
+    ("demo_qr", "No stick at hand: a QR code stream, screen to camera (a video file here)",
+     "sneakersync qr send --to 'Juma field tablet' --out handover.mp4",
+     lambda m, root, homes, stick, echo: m.run_qr_demo(root, homes, echo)),
+    ("demo_beacon", "Who is around? A Bluetooth LE beacon on virtual radios",
+     "sneakersync beacon scan --timeout 3",
+     lambda m, root, homes, stick, echo: m.run_beacon_demo(root, homes, echo)),
+    ("demo_server", "The stick reaches the destination server; receipts come back",
+     "sneakersync server ingest /media/usb",
+     lambda m, root, homes, stick, echo: m.run_server_demo(root, homes, stick, echo)),
+]
