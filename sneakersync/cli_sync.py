@@ -180,7 +180,9 @@ def inspect(c: Ctx, packet_file: Path, as_json: bool) -> None:
 
     if not packet_file.exists():
         raise NotFoundError(f"file {packet_file} does not exist")
-    info = inspect_packet(c.home if _has_device(c) else None, packet_file.read_bytes())
+    here = _has_device(c)
+    info = inspect_packet(c.home if here else None, c.store if here else None,
+                          packet_file.read_bytes())
     if as_json:
         emit_json(info)
         return

@@ -85,7 +85,7 @@ def import_from_drive(home: Home, store: Store, drive_path: Path, **kw: Any) -> 
     return report
 
 
-def inspect_packet(home: Home | None, data: bytes) -> dict[str, Any]:
+def inspect_packet(home: Home | None, store: Store | None, data: bytes) -> dict[str, Any]:
     pid = packet.packet_id(data)
     info: dict[str, Any] = {"packet_id": pid, "fingerprint": fingerprint(pid), "bytes": len(data)}
     try:
@@ -95,23 +95,17 @@ def inspect_packet(home: Home | None, data: bytes) -> dict[str, Any]:
         return info
     info["format"] = "age v1 (sneakersync packet)"
     info["recipients"] = len(header.stanzas)
-    if home is None:
+    if home is None or store is None:
         info["for_this_device"] = "unknown (no device here)"
         return info
-    signer: list[bytes] = []
     try:
-        opened = packet.open_packet(data, home.keys.enc_secret,
-                                    accept_sender=lambda k: signer.append(k))
+        opened = packet.open_packet(data, home.keys.enc_secret, accept_sender=lambda k: None)
     except FormatError as err:
         info["for_this_device"] = "no" if err.layer == "no-match" else f"error: {err.layer}: {err}"
         return info
     info["for_this_device"] = "yes"
     b = body_mod.decode(opened.body)
-    store = home.open_store()
-    try:
-        p = peers_mod.by_sign_key(store, opened.envelope.sender_sign_public)
-    finally:
-        store.close()
+    p = peers_mod.by_sign_key(store, opened.envelope.sender_sign_public)
     card = body_mod.card_for(b, b.sender)
     info["sender"] = {"device_id": b.sender, "peer": p.name if p else None,
                       "card_name": card.name if card else None,
