@@ -39,6 +39,7 @@ def export_to_drive(home: Home, store: Store, drive_path: Path, names: list[str]
     """
     recipients = pick_recipients(store, names)
     drive = Drive(drive_path, create=True)
+    drive.clean_tmp()  # partial writes left by a pulled stick or a crash, over an hour old
     outs = build_exports(home, store, recipients, full=full, **kw)
     res: dict[str, Any] = {"packets": 0, "changes": 0, "bytes": 0,
                            "recipients": [p.name for p in recipients], "files": []}

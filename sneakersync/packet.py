@@ -55,7 +55,3 @@ def open_packet(data: bytes, enc_secret: bytes, *, accept_sender: Callable[[byte
     return Opened(header, env, body)
 
 
-def recipients_count(data: bytes) -> int:
-    """How many recipient stanzas a packet has (visible to anyone holding it)."""
-    header, _ = age.parse_header(data)
-    return len(header.stanzas)

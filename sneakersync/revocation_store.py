@@ -52,12 +52,6 @@ def statements(store: Store) -> list[Revocation]:
         f"SELECT {_COLS} FROM revocations ORDER BY revoked, revoker")]
 
 
-def about(store: Store, device_id: str) -> list[Revocation]:
-    ensure_tables(store)
-    return [_row(r) for r in store.conn.execute(
-        f"SELECT {_COLS} FROM revocations WHERE revoked=? ORDER BY revoker", (device_id,))]
-
-
 def limit_for(store: Store, origin: str) -> int | None:
     """Lowest ``last`` any remembered statement allows for ``origin`` (None: not revoked)."""
     if origin == store.device_id:

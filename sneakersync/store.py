@@ -127,13 +127,6 @@ def check_rid(rid: str) -> str:
     return rid
 
 
-def check_data(data: Any) -> dict[str, Any]:
-    if not isinstance(data, dict):
-        raise UsageError("a record must be a JSON object")
-    canonical.dumps(data)  # rejects NaN and non-JSON values
-    return data
-
-
 def encode_change(origin: str, counter: int, collection: str, rid: str, op: str,
                   data: dict[str, Any] | None, vv: dict[str, int], ts: int) -> bytes:
     """Exact change bytes that are hashed, signed (via Merkle roots) and shipped.
@@ -460,11 +453,6 @@ class Store:
         return res
 
     # --- applying changes from others ----------------------------------------------
-
-    def has_change(self, origin: str, counter: int) -> bytes | None:
-        row = self.conn.execute("SELECT hash FROM changes WHERE origin=? AND counter=?",
-                                (origin, counter)).fetchone()
-        return None if row is None else bytes(row[0])
 
     def apply_remote(self, changes: Sequence[tuple[bytes, Version, int | None, bytes]],
                      stats: ApplyStats) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Sequence
 
 from . import body as body_mod
 from . import canonical, crypto, merkle, packet
@@ -538,9 +538,3 @@ def _revoked_limit(store: Store, origin: str) -> int | None:
     return min(limits) if limits else None
 
 
-def import_many(home: Home, store: Store, items: Iterable[tuple[str, bytes]], **kw: Any
-                ) -> ImportReport:
-    report = ImportReport()
-    for name, data in items:
-        import_packet(home, store, data, report, name=name, **kw)
-    return report

@@ -256,3 +256,25 @@ def test_real_full_and_read_only_stick(template: Path, tmp_path: Path, tiny_stic
         assert not rep.rejected and sum(1 for _ in sb.rows("photos")) == 700
     finally:
         sb.close()
+
+
+def test_export_clears_partial_writes_left_long_ago(make_device, tmp_path, monkeypatch) -> None:
+    import time
+    from conftest import befriend
+    from sneakersync.exchange import export_to_drive
+    a, b = make_device("pa"), make_device("pb")
+    befriend(a, b)
+    usb = tmp_path / "usb"
+    usb.mkdir()
+    a.store.put("c", {"x": 1}, "r1")
+    export_to_drive(a.home, a.store, usb, [])
+    part = usb / "sneakersync" / "v1" / "tmp" / ("a" * 32 + ".part")
+    part.write_bytes(b"half a packet")
+    a.store.put("c", {"x": 2}, "r2")
+    export_to_drive(a.home, a.store, usb, [])
+    assert part.exists()  # recent: it may be another device's write in progress
+    later = time.time() + 7200
+    monkeypatch.setattr(time, "time", lambda: later)
+    a.store.put("c", {"x": 3}, "r3")
+    export_to_drive(a.home, a.store, usb, [])
+    assert not part.exists()  # two hours old: abandoned
