@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from .cli import PROG, Ctx, cli, emit_json, json_option, parse_json_arg, pass_ctx
-from .errors import NotFoundError, SneakersyncError, UsageError
+from .errors import FormatError, NotFoundError, SneakersyncError, UsageError
 
 
 def _read_card_arg(card: str) -> str:
@@ -185,13 +185,17 @@ def inspect(c: Ctx, packet_file: Path, as_json: bool) -> None:
                           packet_file.read_bytes())
     if as_json:
         emit_json(info)
-        return
-    for k, v in info.items():
-        if isinstance(v, (dict, list)):
-            import json
+    else:
+        for k, v in info.items():
+            if isinstance(v, (dict, list)):
+                import json
 
-            v = json.dumps(v, ensure_ascii=False)
-        click.echo(f"{k:<14} {v}")
+                v = json.dumps(v, ensure_ascii=False)
+            click.echo(f"{k:<14} {v}")
+    unreadable = str(info.get("readable", ""))
+    if unreadable.startswith("no"):
+        raise FormatError(f"{packet_file.name} is not a sneakersync packet "
+                          f"({unreadable[4:]})")
 
 
 def _has_device(c: Ctx) -> bool:

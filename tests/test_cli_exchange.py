@@ -177,3 +177,10 @@ def test_kill_9_during_import_then_rerun_gives_clean_result(tmp_path: Path) -> N
         s = home_mod.load(victim).open_store()
         assert s.snapshot() == ref
         s.close()
+
+
+def test_inspect_of_a_non_packet_is_an_error(tmp_path: Path) -> None:
+    junk = tmp_path / "notes.txt"
+    junk.write_text("shopping list\n")
+    p = run(tmp_path / "nobody", "inspect", str(junk), ok=False)
+    assert p.returncode == 5 and "is not a sneakersync packet" in p.stderr.splitlines()[0]
