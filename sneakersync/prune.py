@@ -41,7 +41,6 @@ POLICIES = ("keep", "after-receipt", "after-receipt-days")
 _SCHEMA = [
     """CREATE TABLE IF NOT EXISTS retention (
         collection TEXT PRIMARY KEY, policy TEXT NOT NULL, days INTEGER)""",
-    """CREATE INDEX IF NOT EXISTS ext_changes_rid ON changes (collection, rid)""",
 ]
 
 

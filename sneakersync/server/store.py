@@ -38,8 +38,7 @@ _SCHEMA = [
     """CREATE TABLE IF NOT EXISTS srv_exports (
         id INTEGER PRIMARY KEY, at INTEGER NOT NULL, format TEXT NOT NULL,
         collection TEXT, records INTEGER NOT NULL, target TEXT NOT NULL)""",
-    # created_on needs a record's first change: look changes up by record
-    """CREATE INDEX IF NOT EXISTS ext_changes_rid ON changes (collection, rid)""",
+    # (created_on looks a record's changes up through the store's changes_record index)
 ]
 
 
