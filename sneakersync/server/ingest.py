@@ -24,7 +24,7 @@ from ..identity import decode_card
 from ..store import ApplyStats
 from .. import revocation_store
 from ..sync import Ranges, mark, record_knowledge, seen_status, subtract
-from ..sync import adopt_policies, apply_segments, open_incoming, origin_keys
+from ..sync import adopt_policies, apply_segments, no_cyclic_gc, open_incoming, origin_keys
 from .store import ServerStore
 
 MAX_PACKET_BODY = 1 << 30
@@ -104,7 +104,8 @@ def ingest_packet(home: Home, sstore: ServerStore, data: bytes, *, via: str = "d
     if seen == "not_for_me":
         return Outcome("not_for_server", pid)
     try:
-        return _ingest(home, sstore, data, pid, via, max_body)
+        with no_cyclic_gc():
+            return _ingest(home, sstore, data, pid, via, max_body)
     except NoMatchError:
         with store.transaction():
             mark(store, pid, "not_for_me")
