@@ -34,11 +34,10 @@ from typing import Any, AsyncIterator
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from sneakersync.beacon.discovery import beacon_provider, is_beacon  # noqa: E402
-from sneakersync.beacon.payload import Recogniser  # noqa: E402
-from sneakersync.beacon.radio import Sighting, advertise_on_device, open_device, scan_on_device  # noqa: E402
-from sneakersync.beacon.virtual import (demo_identity, demo_peer, free_local_port,  # noqa: E402
-                                        virtual_devices)
+from sneakersync.media.beacon.discovery import beacon_provider, is_beacon  # noqa: E402
+from sneakersync.wire.beacon import Recogniser  # noqa: E402
+from sneakersync.media.beacon.radio import Sighting, advertise_on_device, open_device, scan_on_device  # noqa: E402
+from sneakersync.media.beacon.virtual import demo_identity, demo_peer, free_local_port, virtual_devices
 
 ALICE, BOB = demo_identity("alice"), demo_identity("bob")
 TIMEOUT = 5.0

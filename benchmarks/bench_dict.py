@@ -18,8 +18,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import save, table  # noqa: E402
 
-from sneakersync import fielddata, home, peers  # noqa: E402
-from sneakersync.sync import build_export  # noqa: E402
+from sneakersync.demo import fielddata
+from sneakersync.store import home
+from sneakersync.store import peers  # noqa: E402
+from sneakersync.sync.engine import build_export  # noqa: E402
 
 SYMBOL = 1240  # v25 ECC L symbol size of the QR stream
 

@@ -19,8 +19,9 @@ import sqlite_utils
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import best_of, save, table  # noqa: E402
 
-from sneakersync import fielddata, home as home_mod  # noqa: E402
-from sneakersync.loadfile import read_records  # noqa: E402
+from sneakersync.demo import fielddata
+from sneakersync.store import home as home_mod  # noqa: E402
+from sneakersync.store.load import read_records  # noqa: E402
 
 
 def main() -> None:

@@ -36,14 +36,14 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 import zxingcpp  # noqa: E402
 
-from sneakersync.qr import receive, send  # noqa: E402
-from sneakersync.qr.camera_sim import CameraModel, SyntheticCamera  # noqa: E402
-from sneakersync.qr.decoders import available_decoders, get_decoder  # noqa: E402
-from sneakersync.qr.fountain import StreamDecoder, encode_packet  # noqa: E402
-from sneakersync.qr.frame import QR_BYTE_CAPACITY_L, decode_frame, symbol_size_for_version  # noqa: E402
-from sneakersync.qr.receiver import Receiver  # noqa: E402
-from sneakersync.qr.render import qr_matrix, to_image  # noqa: E402
-from sneakersync.qr.sender import plan_stream  # noqa: E402
+from sneakersync.media.qr import receive, send  # noqa: E402
+from sneakersync.media.qr.camera_sim import CameraModel, SyntheticCamera  # noqa: E402
+from sneakersync.media.qr.decoders import available_decoders, get_decoder  # noqa: E402
+from sneakersync.media.qr.fountain import StreamDecoder, encode_packet  # noqa: E402
+from sneakersync.wire.qr_frame import QR_BYTE_CAPACITY_L, decode_frame, symbol_size_for_version  # noqa: E402
+from sneakersync.media.qr.receiver import Receiver  # noqa: E402
+from sneakersync.media.qr.render import qr_matrix, to_image  # noqa: E402
+from sneakersync.media.qr.sender import plan_stream  # noqa: E402
 
 cv2.setNumThreads(1)
 W, H = 1280, 720

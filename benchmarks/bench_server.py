@@ -20,11 +20,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.common import save, table  # noqa: E402
-from sneakersync import home as home_mod, peers  # noqa: E402
-from sneakersync.identity import KIND_SERVER  # noqa: E402
+from sneakersync.store import home as home_mod
+from sneakersync.store import peers  # noqa: E402
+from sneakersync.wire.identity import KIND_SERVER  # noqa: E402
 from sneakersync.server.ingest import ingest_packet, issue_receipt  # noqa: E402
 from sneakersync.server.store import SqliteServerStore  # noqa: E402
-from sneakersync.sync import ImportReport, build_export, import_packet  # noqa: E402
+from sneakersync.sync.engine import ImportReport, build_export, import_packet  # noqa: E402
 
 
 def make_packets(root: Path, n_dev: int, n_pkt: int, n_chg: int):

@@ -19,7 +19,6 @@ import shutil
 import sqlite3
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import sqlite_utils
@@ -28,8 +27,11 @@ import zstandard
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import best_of, save, table  # noqa: E402
 
-from sneakersync import age, fielddata, home as home_mod, peers  # noqa: E402
-from sneakersync.sync import ImportReport, build_export, import_packet  # noqa: E402
+from sneakersync.wire import age
+from sneakersync.demo import fielddata
+from sneakersync.store import home as home_mod
+from sneakersync.store import peers  # noqa: E402
+from sneakersync.sync.engine import ImportReport, build_export, import_packet  # noqa: E402
 
 
 def main() -> None:

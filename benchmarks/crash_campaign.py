@@ -33,7 +33,7 @@ from common import save  # noqa: E402
 
 def server_ops_available() -> bool:
     try:
-        import sneakersync.cli_server  # noqa: F401
+        import sneakersync.cli.server  # noqa: F401
     except ImportError:
         return False
     return True
@@ -107,7 +107,7 @@ def main() -> None:
             "data_lost": sum(any("sent" in p for p in r["problems"]) for r in rows),
             "by_op": summary,
             "server_ops": "included" if server_ops_available() else
-                          "skipped: sneakersync.cli_server not present",
+                          "skipped: sneakersync.cli.server not present",
             "records": a.records, "packets_on_stick": a.packets,
             "cli_startup_s": round(startup, 2),
             "random_delay_range_s": "0.9 x startup .. 1.1 x max(startup, clean run)",

@@ -128,11 +128,17 @@ def _atheris_child(name: str, execs: int, seconds: float | None, stats_path: str
 
     with atheris.instrument_imports():
         from fuzz import targets as T
-        import sneakersync.qr.frame  # noqa: F401
-        import sneakersync.beacon.payload  # noqa: F401
-        import sneakersync.age, sneakersync.body, sneakersync.envelope  # noqa: F401,E401
-        import sneakersync.identity, sneakersync.drive, sneakersync.sync  # noqa: F401,E401
-        import sneakersync.merkle, sneakersync.store, sneakersync.canonical  # noqa: F401,E401
+        import sneakersync.wire.qr_frame  # noqa: F401
+        import sneakersync.wire.beacon  # noqa: F401
+        import sneakersync.wire.age
+        import sneakersync.wire.body
+        import sneakersync.wire.envelope  # noqa: F401,E401
+        import sneakersync.wire.identity
+        import sneakersync.media.drive
+        import sneakersync.sync.engine  # noqa: F401,E401
+        import sneakersync.wire.merkle
+        import sneakersync.store.records
+        import sneakersync.wire.canonical  # noqa: F401,E401
     T.context()
     findings: dict[str, Any] = {}
     st = {"engine": "atheris", "execs": 0, "hangs": 0, "invariant_failures": 0,

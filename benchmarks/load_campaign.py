@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import resource
 import shutil
@@ -48,9 +47,9 @@ def _rng(seed: int):  # type: ignore[no-untyped-def]
 
 
 def part_drive(work: Path, packets: int, devices: int) -> dict[str, Any]:
-    from sneakersync import home as home_mod
-    from sneakersync import peers
-    from sneakersync.exchange import export_to_drive, import_from_drive
+    from sneakersync.store import home as home_mod
+    from sneakersync.store import peers
+    from sneakersync.media.drive import export_to_drive, import_from_drive
 
     stick = work / "stick"
     stick.mkdir()
@@ -77,7 +76,7 @@ def part_drive(work: Path, packets: int, devices: int) -> dict[str, Any]:
     sb.close()
     # import in a fresh child so its peak RSS is the importer's alone
     code = ("import json,sys,time,resource;from pathlib import Path;"
-            "from sneakersync import home;from sneakersync.exchange import import_from_drive;"
+            "from sneakersync.store import home;from sneakersync.media.drive import import_from_drive;"
             f"h=home.load(Path({str(work / 'bob')!r}));s=h.open_store();t=time.perf_counter();"
             f"r=import_from_drive(h,s,Path({str(stick)!r}));el=time.perf_counter()-t;"
             "print(json.dumps({'seconds':el,'imported':r.imported,'rejected':len(r.rejected),"
@@ -106,7 +105,7 @@ def part_drive(work: Path, packets: int, devices: int) -> dict[str, Any]:
 
 
 def part_store(work: Path, records: int) -> dict[str, Any]:
-    from sneakersync import home as home_mod
+    from sneakersync.store import home as home_mod
 
     h = home_mod.create(work / "dev", "Big store", rng=_rng(1))
     st = h.open_store()
@@ -148,8 +147,8 @@ def part_store(work: Path, records: int) -> dict[str, Any]:
 
 def part_bulk(work: Path, gib: float, packet_mib: float) -> dict[str, Any]:
     """Export then import ~gib GiB as packets of ~packet_mib MiB, measuring peak RSS."""
-    from sneakersync import home as home_mod
-    from sneakersync import peers
+    from sneakersync.store import home as home_mod
+    from sneakersync.store import peers
 
     a = home_mod.create(work / "a", "Sender", rng=_rng(1))
     b = home_mod.create(work / "b", "Receiver", rng=_rng(2))
@@ -166,7 +165,7 @@ def part_bulk(work: Path, gib: float, packet_mib: float) -> dict[str, Any]:
     per_packet = max(1, int(packet_mib * 2**20 / (rec_bytes / 2 + 60)))
     child = (
         "import json,sys,time,os,random,resource;from pathlib import Path;"
-        "from sneakersync import home;from sneakersync.exchange import export_to_drive,"
+        "from sneakersync.store import home;from sneakersync.media.drive import export_to_drive,"
         "import_from_drive;"
         "op,home_dir,stick,n,per,rb=sys.argv[1:7];n,per,rb=int(n),int(per),int(rb);"
         "h=home.load(Path(home_dir));s=h.open_store();t=time.perf_counter();tot=0;r=None\n"

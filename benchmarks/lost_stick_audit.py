@@ -64,7 +64,7 @@ def _text_forms(s: str) -> list[bytes]:
 
 def collect_secrets(workdir: Path, started: float) -> dict[str, set[bytes]]:
     """Needles by category, from every device home found in ``workdir``."""
-    from sneakersync import home as home_mod
+    from sneakersync.store import home as home_mod
 
     cat: dict[str, set[bytes]] = collections.defaultdict(set)
     for info in sorted(workdir.rglob("device.json")):
@@ -155,7 +155,7 @@ def size_report(sizes: list[int]) -> dict[str, Any]:
 
 
 def audit(workdir: Path, *, echo: Any = None) -> dict[str, Any]:
-    from sneakersync.demo import run_demo
+    from sneakersync.demo.scenario import run_demo
 
     started = time.time()
     summary = run_demo(workdir, fast=True, echo=echo or (lambda s: None))

@@ -1,4 +1,4 @@
-from sneakersync.cli import main
+from sneakersync.cli.main import main
 
 if __name__ == "__main__":
     main()

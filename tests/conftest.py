@@ -11,9 +11,9 @@ from typing import Callable, Iterator
 
 import pytest
 
-from sneakersync import home as home_mod
-from sneakersync import peers
-from sneakersync.home import Home
+from sneakersync.store import home as home_mod
+from sneakersync.store import peers
+from sneakersync.store.home import Home
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
@@ -71,7 +71,7 @@ def cli(home: Path, *args: str, ok: bool = True) -> subprocess.CompletedProcess[
 
 def send(src: Device, dsts: list[Device], **kw: object):  # type: ignore[no-untyped-def]
     """Build (and remember as sent) one packet from ``src`` for ``dsts``."""
-    from sneakersync.sync import build_export
+    from sneakersync.sync.engine import build_export
 
     out = build_export(src.home, src.store, [peers.by_id(src.store, d.id) for d in dsts], **kw)
     if out is not None:
@@ -81,7 +81,7 @@ def send(src: Device, dsts: list[Device], **kw: object):  # type: ignore[no-unty
 
 def recv(dst: Device, data: bytes):  # type: ignore[no-untyped-def]
     """Import one packet into ``dst``; returns the report."""
-    from sneakersync.sync import ImportReport, import_packet
+    from sneakersync.sync.engine import ImportReport, import_packet
 
     rep = ImportReport()
     import_packet(dst.home, dst.store, data, rep)

@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sneakersync import home as home_mod
-from sneakersync import peers
-from sneakersync.exchange import export_to_drive, import_from_drive
-from sneakersync.identity import KIND_SERVER
+from sneakersync.store import home as home_mod
+from sneakersync.store import peers
+from sneakersync.media.drive import export_to_drive, import_from_drive
+from sneakersync.wire.identity import KIND_SERVER
 from sneakersync.server.ingest import ingest_drive
 from sneakersync.server.setup import use_server
 from sneakersync.server.store import SqliteServerStore

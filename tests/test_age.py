@@ -1,4 +1,4 @@
-"""Tests for the age v1 codec (sneakersync.age).
+"""Tests for the age v1 codec (sneakersync.wire.age).
 
 The C2SP CCTV age vectors are read from ``../shared/vectors/age-cctv/testdata/``
 beside the repository at run time (never copied in); those tests skip when the
@@ -19,17 +19,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sneakersync import age, armor, crypto
-from sneakersync.errors import (
-    ArmorError,
-    FormatError,
-    HeaderError,
-    HmacError,
-    NoMatchError,
-    PayloadError,
-    SneakersyncError,
-    UsageError,
-)
+from sneakersync.wire import age
+from sneakersync.wire import armor
+from sneakersync.wire import crypto
+from sneakersync.errors import ArmorError, FormatError, HeaderError, HmacError, NoMatchError, PayloadError, SneakersyncError, UsageError
 
 VECTOR_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "vectors" / "age-cctv" / "testdata"
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()

@@ -15,7 +15,7 @@ from typing import Iterator
 
 import pytest
 
-from sneakersync.beacon.virtual import free_local_port
+from sneakersync.media.beacon.virtual import free_local_port
 
 pytest.importorskip("bumble")
 PY = sys.executable
@@ -71,7 +71,7 @@ def controllers() -> Iterator[tuple[int, int]]:
 
 
 def _scan(port: int, *args: str) -> list[dict]:
-    out = subprocess.run([PY, "-m", "sneakersync.beacon", "scan", "--transport",
+    out = subprocess.run([PY, "-m", "sneakersync.media.beacon", "scan", "--transport",
                           f"tcp-client:127.0.0.1:{port}", "--json", *args],
                          capture_output=True, text=True, env=ENV, timeout=60)
     assert out.returncode == 0, out.stderr
@@ -80,7 +80,7 @@ def _scan(port: int, *args: str) -> list[dict]:
 
 def test_two_processes(controllers: tuple[int, int]) -> None:
     p1, p2 = controllers
-    adv = _spawn("-m", "sneakersync.beacon", "advertise", "--transport",
+    adv = _spawn("-m", "sneakersync.media.beacon", "advertise", "--transport",
                  f"tcp-client:127.0.0.1:{p1}", "--as", "alice", "--data-for", "bob",
                  "--server-data")
     try:
@@ -103,7 +103,7 @@ def test_two_processes(controllers: tuple[int, int]) -> None:
 
 
 def test_refused_transport_exit_code() -> None:
-    out = subprocess.run([PY, "-m", "sneakersync.beacon", "scan", "--transport",
+    out = subprocess.run([PY, "-m", "sneakersync.media.beacon", "scan", "--transport",
                           f"tcp-client:127.0.0.1:{free_local_port()}", "--timeout", "0.2"],
                          capture_output=True, text=True, env=ENV, timeout=60)
     assert out.returncode == 6

@@ -11,12 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sneakersync import crypto
-from sneakersync.beacon import keys as K
-from sneakersync.beacon.payload import (
-    PAYLOAD_LEN, BeaconIdentity, BeaconPayload, PeerKeys, Recogniser, build_advertisement,
-    build_payload, parse_advertisement, recognise,
-)
+from sneakersync.wire import crypto
+from sneakersync.wire import beacon_keys as K
+from sneakersync.wire.beacon import PAYLOAD_LEN, BeaconIdentity, BeaconPayload, PeerKeys, Recogniser, build_advertisement, build_payload, parse_advertisement, recognise
 from sneakersync.errors import AuthError, BeaconError, SneakersyncError, UsageError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -260,8 +257,8 @@ def test_low_order_peer_key_is_a_usage_error_not_a_crash() -> None:
 
 
 def test_import_does_not_pull_bumble() -> None:
-    code = ("import sys, sneakersync.beacon, sneakersync.beacon.payload, "
-            "sneakersync.beacon.discovery, sneakersync.beacon.radio; "
+    code = ("import sys, sneakersync.media.beacon, sneakersync.wire.beacon, "
+            "sneakersync.media.beacon.discovery, sneakersync.media.beacon.radio; "
             "print(any(m.split('.')[0] in ('bumble', 'bleak') for m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

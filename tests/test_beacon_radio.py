@@ -7,17 +7,16 @@ from typing import Any
 
 import pytest
 
-from sneakersync.beacon import keys as K
-from sneakersync.beacon.discovery import (HINT_FOR_SERVER, HINT_FOR_YOU, UNKNOWN,
-                                          beacon_provider, is_beacon, summarise)
-from sneakersync.beacon.payload import build_advertisement
-from sneakersync.beacon.radio import Advert, advertise_on_device, scan, scan_on_device
+from sneakersync.wire import beacon_keys as K
+from sneakersync.media.beacon.discovery import HINT_FOR_SERVER, HINT_FOR_YOU, UNKNOWN, beacon_provider, is_beacon, summarise
+from sneakersync.wire.beacon import build_advertisement
+from sneakersync.media.beacon.radio import Advert, advertise_on_device, scan, scan_on_device
 from sneakersync.errors import MediaError
 
-from sneakersync.beacon.virtual import demo_identity as ident
-from sneakersync.beacon.virtual import demo_peer as peer
-from sneakersync.beacon.virtual import free_local_port as free_port
-from sneakersync.beacon.virtual import virtual_devices
+from sneakersync.media.beacon.virtual import demo_identity as ident
+from sneakersync.media.beacon.virtual import demo_peer as peer
+from sneakersync.media.beacon.virtual import free_local_port as free_port
+from sneakersync.media.beacon.virtual import virtual_devices
 
 pytest.importorskip("bumble")
 

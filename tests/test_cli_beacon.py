@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from sneakersync import home as home_mod
-from sneakersync import peers
+from sneakersync.store import home as home_mod
+from sneakersync.store import peers
 
 from conftest import REPO
 
@@ -79,7 +79,7 @@ def test_scan_names_a_peer_and_not_a_stranger(controllers, homes, tmp_path) -> N
 
 
 def test_demo_hook(homes, tmp_path) -> None:
-    from sneakersync.demo_beacon import run_beacon_demo
+    from sneakersync.demo.beacon import run_beacon_demo
 
     lines: list[str] = []
     run_beacon_demo(tmp_path, {"Amina": homes["a"], "Juma": homes["b"], "Office": homes["s"]},

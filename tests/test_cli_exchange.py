@@ -92,7 +92,7 @@ def test_inspect_and_key_export(trio, tmp_path: Path) -> None:
     assert other["for_this_device"] == "no" and "sender" not in other
     key = run(b, "key", "export", "--age").stdout
     assert "AGE-SECRET-KEY-1" in key
-    from sneakersync import age
+    from sneakersync.wire import age
     secret = age.decode_identity([l for l in key.splitlines() if l.startswith("AGE-")][0])
     header, plain = age.decrypt(Path(pkt).read_bytes(), secret)
     assert plain.startswith(b"SNKENV1\n")
@@ -120,14 +120,15 @@ def test_unknown_sender_quarantined_via_cli(tmp_path: Path) -> None:
 
 KILL_CHILD = """
 import sys
-from sneakersync.cli import main
+from sneakersync.cli.main import main
 main(['--home', sys.argv[1], 'import', sys.argv[2]])
 """
 
 
 def test_kill_9_during_import_then_rerun_gives_clean_result(tmp_path: Path) -> None:
-    from sneakersync import home as home_mod, peers
-    from sneakersync.exchange import export_to_drive
+    from sneakersync.store import home as home_mod
+    from sneakersync.store import peers
+    from sneakersync.media.drive import export_to_drive
     a = home_mod.create(tmp_path / "a", "A")
     homes = [home_mod.create(tmp_path / f"b{i}", f"B{i}") for i in range(2)]
     sa = a.open_store()

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -12,7 +10,7 @@ import pytest
 pytest.importorskip("raptorq")
 pytest.importorskip("zxingcpp")
 
-from conftest import REPO, cli  # noqa: E402
+from conftest import cli  # noqa: E402
 
 
 run = cli

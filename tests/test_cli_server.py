@@ -7,9 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 
-from sneakersync.cli import main
+from sneakersync.cli.main import main
 
 from conftest import REPO
 
@@ -71,7 +70,7 @@ def test_server_flow_through_cli(tmp_path: Path, capsys) -> None:
 
 
 def test_help_does_not_import_server_extras() -> None:
-    code = ("import sys\nfrom sneakersync.cli import main\n"
+    code = ("import sys\nfrom sneakersync.cli.main import main\n"
             "for argv in (['--help'], ['server', '--help'], ['push', '--help']):\n"
             "    try:\n        main(argv)\n    except SystemExit:\n        pass\n"
             "print('HEAVY', [m for m in ('starlette', 'uvicorn', 'httpx') if m in sys.modules])\n")

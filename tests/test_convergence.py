@@ -10,9 +10,9 @@ from pathlib import Path
 from hypothesis import HealthCheck, event, settings, strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
-from sneakersync import home as home_mod
-from sneakersync import peers
-from sneakersync.sync import ImportReport, build_export, import_packet
+from sneakersync.store import home as home_mod
+from sneakersync.store import peers
+from sneakersync.sync.engine import ImportReport, build_export, import_packet
 
 from conftest import det_rng
 

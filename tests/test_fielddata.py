@@ -15,9 +15,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conftest import REPO
-from sneakersync import fielddata as fd
+from sneakersync.demo import fielddata as fd
 from sneakersync.errors import InputError
-from sneakersync.loadfile import read_records
+from sneakersync.store.load import read_records
 
 SAMPLES = REPO / "samples"
 
@@ -202,7 +202,7 @@ def test_committed_samples_equal_a_fresh_regeneration(tmp_path: Path) -> None:
     for path in written:
         rel = path.relative_to(tmp_path)
         assert (SAMPLES / rel).read_bytes() == path.read_bytes(), (
-            f"samples/{rel} drifted: run python -m sneakersync.fielddata --samples samples")
+            f"samples/{rel} drifted: run python -m sneakersync.demo.fielddata --samples samples")
 
 
 def test_samples_are_small_documented_and_load() -> None:

@@ -48,9 +48,9 @@ def test_seeds_and_regressions_behave(name: str) -> None:
 def test_valid_seeds_are_accepted() -> None:
     """The seed corpus really is valid input, so mutations start deep in each parser."""
     ctx = T.context()
-    from sneakersync import body as body_mod
-    from sneakersync import identity
-    from sneakersync.sync import ImportReport, import_packet
+    from sneakersync.wire import body as body_mod
+    from sneakersync.wire import identity
+    from sneakersync.sync.engine import ImportReport, import_packet
 
     for c in ctx.seeds["card"][:3]:
         identity.decode_card(c.decode())

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from sneakersync.errors import CardError, SneakersyncError, UsageError
-from sneakersync.identity import DeviceKeys, decode_card, encode_card
+from sneakersync.wire.identity import DeviceKeys, decode_card, encode_card
 
 from conftest import det_rng
 
@@ -28,11 +28,11 @@ def test_card_tolerates_whitespace_and_lowercase() -> None:
 def test_swapped_key_is_detected() -> None:
     a = DeviceKeys.generate(det_rng(3)).card("a")
     b = DeviceKeys.generate(det_rng(4)).card("a")
-    from sneakersync.identity import Card
+    from sneakersync.wire.identity import Card
     forged = Card(name="a", sign_public=a.sign_public, enc_public=b.enc_public)
     # re-encode with a correct checksum but the id of the first card
     import base64
-    from sneakersync import crypto
+    from sneakersync.wire import crypto
     body = bytes([1, 1]) + a.raw_id + forged.sign_public + forged.enc_public + bytes([1]) + b"a"
     chk = crypto.sha256(b"SNK1:" + body)[:4]
     text = "SNK1:" + base64.b32encode(body + chk).decode().rstrip("=")

@@ -33,9 +33,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent / "crash"))
 import scenario as S  # noqa: E402
 from crashfs import CrashFs, FaultFs, PowerLoss  # noqa: E402
 
-from sneakersync import exchange  # noqa: E402
-from sneakersync import home as home_mod  # noqa: E402
-from sneakersync.drive import Drive  # noqa: E402
+from sneakersync.media import drive as drive_mod  # noqa: E402
+from sneakersync.store import home as home_mod  # noqa: E402
+from sneakersync.media.drive import Drive  # noqa: E402
 from sneakersync.errors import MediaError  # noqa: E402
 
 NOW = 1_760_000_000_000
@@ -51,19 +51,19 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def _export_all(work: Path, fs: Any, monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Each exporter writes one packet for all its peers; returns who completed."""
-    monkeypatch.setattr(exchange, "Drive", functools.partial(Drive, fs=fs) if fs else Drive)
+    monkeypatch.setattr(drive_mod, "Drive", functools.partial(Drive, fs=fs) if fs else Drive)
     done = []
     try:
         for i, name in enumerate(EXPORTERS):
             h = home_mod.load(work / name)
             st = h.open_store()
             try:
-                exchange.export_to_drive(h, st, work / "stick", [], rng=S._rng(100 + i), now=NOW)
+                drive_mod.export_to_drive(h, st, work / "stick", [], rng=S._rng(100 + i), now=NOW)
             finally:
                 st.close()
             done.append(name)
     finally:
-        monkeypatch.setattr(exchange, "Drive", Drive)
+        monkeypatch.setattr(drive_mod, "Drive", Drive)
     return done
 
 
@@ -175,17 +175,17 @@ def test_import_media_error_changes_nothing(template: Path, tmp_path: Path,
                                             err: int) -> None:
     work = S.clone(template, tmp_path / "w")
     before = S.state(work / "bob")
-    monkeypatch.setattr(exchange, "Drive", functools.partial(Drive, fs=FaultFs(op, 1, err)))
+    monkeypatch.setattr(drive_mod, "Drive", functools.partial(Drive, fs=FaultFs(op, 1, err)))
     h = home_mod.load(work / "bob")
     st = h.open_store()
     try:
         try:
-            rep = exchange.import_from_drive(h, st, work / "stick")
+            rep = drive_mod.import_from_drive(h, st, work / "stick")
         except MediaError:
             rep = None
     finally:
         st.close()
-    monkeypatch.setattr(exchange, "Drive", Drive)
+    monkeypatch.setattr(drive_mod, "Drive", Drive)
     if op == "read":  # one unreadable packet is reported; the others still import
         assert rep is not None and len(rep.rejected) == 1 and "media" in rep.rejected[0]["error"]
     else:
@@ -234,25 +234,25 @@ def test_real_full_and_read_only_stick(template: Path, tmp_path: Path, tiny_stic
     before = S.sent_knowledge(work / "alice")
     try:
         with pytest.raises(MediaError) as info:  # the packet is larger than the stick
-            exchange.export_to_drive(h, st, tiny_stick, [])
+            drive_mod.export_to_drive(h, st, tiny_stick, [])
         assert "full" in str(info.value)
         assert S.sent_knowledge(work / "alice") == before
         assert _packets(tiny_stick) == _packets(template / "stick")
         assert not os.listdir(tiny_stick / "sneakersync" / "v1" / "tmp")
         _remount(tiny_stick, "ro")
         with pytest.raises(MediaError) as info:
-            exchange.export_to_drive(h, st, tiny_stick, [])
+            drive_mod.export_to_drive(h, st, tiny_stick, [])
         assert "write-protected" in str(info.value)
         assert S.sent_knowledge(work / "alice") == before
         _remount(tiny_stick, "rw,size=4m")
-        res = exchange.export_to_drive(h, st, tiny_stick, [])  # retry on a bigger stick
+        res = drive_mod.export_to_drive(h, st, tiny_stick, [])  # retry on a bigger stick
         assert res["packets"] == 1
     finally:
         st.close()
     hb = home_mod.load(work / "bob")
     sb = hb.open_store()
     try:
-        rep = exchange.import_from_drive(hb, sb, tiny_stick)
+        rep = drive_mod.import_from_drive(hb, sb, tiny_stick)
         assert not rep.rejected and sum(1 for _ in sb.rows("photos")) == 700
     finally:
         sb.close()
@@ -261,7 +261,7 @@ def test_real_full_and_read_only_stick(template: Path, tmp_path: Path, tiny_stic
 def test_export_clears_partial_writes_left_long_ago(make_device, tmp_path, monkeypatch) -> None:
     import time
     from conftest import befriend
-    from sneakersync.exchange import export_to_drive
+    from sneakersync.media.drive import export_to_drive
     a, b = make_device("pa"), make_device("pb")
     befriend(a, b)
     usb = tmp_path / "usb"

@@ -2,10 +2,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sneakersync import peers
-from sneakersync.prune import DAY_MS, parse_policy, prune, set_retention
-from sneakersync.store import now_ms
-from sneakersync.sync import ImportReport, build_export, import_packet
+from sneakersync.store import peers
+from sneakersync.sync.prune import DAY_MS, parse_policy, prune, set_retention
+from sneakersync.store.records import now_ms
+from sneakersync.sync.engine import ImportReport, build_export, import_packet
 
 import pytest
 
@@ -113,7 +113,7 @@ def test_pruned_relayed_records_do_not_come_back(tmp_path: Path, make_device) ->
 
 def test_prune_forgets_old_seen_packets_and_reimport_stays_a_no_op(make_device) -> None:
     from conftest import befriend, recv, send
-    from sneakersync import prune as prune_mod
+    from sneakersync.sync import prune as prune_mod
     a, b = make_device("seen-a"), make_device("seen-b")
     befriend(a, b)
     a.store.put("c", {"x": 1}, "r1")

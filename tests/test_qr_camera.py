@@ -10,12 +10,12 @@ import pytest
 pytest.importorskip("raptorq")
 pytest.importorskip("cv2")
 
-from sneakersync.qr.camera_sim import CameraModel, SyntheticCamera  # noqa: E402
-from sneakersync.qr.decoders import available_decoders, get_decoder  # noqa: E402
-from sneakersync.qr.frame import symbol_size_for_version  # noqa: E402
-from sneakersync.qr.receiver import Receiver  # noqa: E402
-from sneakersync.qr.render import qr_matrix, to_image  # noqa: E402
-from sneakersync.qr.sender import plan_stream  # noqa: E402
+from sneakersync.media.qr.camera_sim import CameraModel, SyntheticCamera  # noqa: E402
+from sneakersync.media.qr.decoders import available_decoders, get_decoder  # noqa: E402
+from sneakersync.wire.qr_frame import symbol_size_for_version  # noqa: E402
+from sneakersync.media.qr.receiver import Receiver  # noqa: E402
+from sneakersync.media.qr.render import qr_matrix, to_image  # noqa: E402
+from sneakersync.media.qr.sender import plan_stream  # noqa: E402
 
 slow = pytest.mark.skipif(os.environ.get("SNEAKERSYNC_SLOW") != "1", reason="SNEAKERSYNC_SLOW=1")
 

@@ -13,18 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sneakersync.errors import FrameError
-from sneakersync.qr.frame import (
-    MAGIC,
-    OVERHEAD,
-    QR_BYTE_CAPACITY_L,
-    BadFrame,
-    Frame,
-    decode_frame,
-    encode_frame,
-    fingerprint,
-    packet_id,
-    symbol_size_for_version,
-)
+from sneakersync.wire.qr_frame import MAGIC, OVERHEAD, QR_BYTE_CAPACITY_L, BadFrame, Frame, decode_frame, encode_frame, fingerprint, packet_id, symbol_size_for_version
 
 ROOT = Path(__file__).resolve().parents[1]
 VECTORS = ROOT / "formats" / "vectors" / "qr-frame"
@@ -161,7 +150,7 @@ def test_any_single_corruption_is_caught(f: Frame, data: st.DataObject) -> None:
 
 
 def test_import_is_cheap() -> None:
-    code = ("import sys, sneakersync.qr, sneakersync.qr.frame; "
+    code = ("import sys, sneakersync.media.qr, sneakersync.wire.qr_frame; "
             "heavy = [m for m in ('cv2','numpy','raptorq','zxingcpp','PIL','imageio') "
             "if m in sys.modules]; print(heavy)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -11,9 +11,9 @@ pytest.importorskip("raptorq")
 pytest.importorskip("cv2")
 
 from sneakersync.errors import NotFoundError, UsageError  # noqa: E402
-from sneakersync.qr import Progress, fingerprint, receive, send  # noqa: E402
-from sneakersync.qr.sender import frame_hold  # noqa: E402
-from sneakersync.qr.window import Player, has_display  # noqa: E402
+from sneakersync.media.qr import Progress, fingerprint, receive, send  # noqa: E402
+from sneakersync.media.qr.sender import frame_hold  # noqa: E402
+from sneakersync.media.qr.window import Player, has_display  # noqa: E402
 
 PACKETS = [os.urandom(2500), os.urandom(40), os.urandom(1200)]
 
@@ -117,8 +117,8 @@ def test_player_state_machine() -> None:
 
 @pytest.mark.skipif(not has_display(), reason="no display")
 def test_window_opens_and_closes() -> None:  # pragma: no cover - needs a display
-    from sneakersync.qr.sender import plan_stream
-    from sneakersync.qr.window import play_window
+    from sneakersync.media.qr.sender import plan_stream
+    from sneakersync.media.qr.window import play_window
 
     plan = plan_stream([b"hello"], density=15)
     assert play_window(plan, fps=30, loops=1, fullscreen=False) >= len(plan.frames)

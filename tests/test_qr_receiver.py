@@ -14,10 +14,10 @@ from hypothesis import strategies as st
 pytest.importorskip("raptorq")
 
 from sneakersync.errors import FrameError, UsageError  # noqa: E402
-from sneakersync.qr.fountain import StreamDecoder, encode_packet  # noqa: E402
-from sneakersync.qr.frame import decode_frame, encode_frame, fingerprint  # noqa: E402
-from sneakersync.qr.receiver import Receiver  # noqa: E402
-from sneakersync.qr.sender import plan_stream  # noqa: E402
+from sneakersync.media.qr.fountain import StreamDecoder, encode_packet  # noqa: E402
+from sneakersync.wire.qr_frame import decode_frame, encode_frame, fingerprint  # noqa: E402
+from sneakersync.media.qr.receiver import Receiver  # noqa: E402
+from sneakersync.media.qr.sender import plan_stream  # noqa: E402
 
 VECTORS = Path(__file__).resolve().parents[1] / "formats" / "vectors" / "qr-frame"
 

@@ -14,11 +14,11 @@ np = pytest.importorskip("numpy")
 pytest.importorskip("zxingcpp")
 
 from sneakersync.errors import UsageError  # noqa: E402
-from sneakersync.qr import decode_image, encode_static, fingerprint, write_static_png  # noqa: E402
-from sneakersync.qr.decoders import available_decoders, get_decoder, recover_latin1  # noqa: E402
-from sneakersync.qr.frame import QR_BYTE_CAPACITY_L, symbol_size_for_version  # noqa: E402
-from sneakersync.qr.fountain import encode_packet  # noqa: E402
-from sneakersync.qr.render import qr_matrix, smallest_version, to_image  # noqa: E402
+from sneakersync.media.qr import decode_image, encode_static, fingerprint, write_static_png  # noqa: E402
+from sneakersync.media.qr.decoders import available_decoders, get_decoder, recover_latin1  # noqa: E402
+from sneakersync.wire.qr_frame import QR_BYTE_CAPACITY_L, symbol_size_for_version  # noqa: E402
+from sneakersync.media.qr.fountain import encode_packet  # noqa: E402
+from sneakersync.media.qr.render import qr_matrix, smallest_version, to_image  # noqa: E402
 
 DECODERS = available_decoders()
 ENCODERS = ["zxing"] + (["segno"] if __import__("importlib").util.find_spec("segno") else [])
@@ -107,7 +107,7 @@ def test_recover_latin1() -> None:
 
 
 def test_terminal_text_roundtrip() -> None:
-    from sneakersync.qr.outputs import parse_terminal_text, terminal_text
+    from sneakersync.media.qr.outputs import parse_terminal_text, terminal_text
 
     data = os.urandom(400)
     m = qr_matrix(data, 15)
@@ -121,8 +121,8 @@ def test_terminal_text_roundtrip() -> None:
 def test_terminal_player_writes_frames() -> None:
     import io
 
-    from sneakersync.qr.outputs import play_terminal
-    from sneakersync.qr.sender import plan_stream
+    from sneakersync.media.qr.outputs import play_terminal
+    from sneakersync.media.qr.sender import plan_stream
 
     plan = plan_stream([b"tiny"], density=15)
     buf = io.StringIO()
@@ -131,8 +131,8 @@ def test_terminal_player_writes_frames() -> None:
 
 
 def test_html_page_is_self_contained_and_exact(tmp_path: Path) -> None:
-    from sneakersync.qr.html import unpack_frame, write_html
-    from sneakersync.qr.sender import plan_stream
+    from sneakersync.media.qr.html import unpack_frame, write_html
+    from sneakersync.media.qr.sender import plan_stream
 
     pk = [os.urandom(2000), os.urandom(100)]
     plan = plan_stream(pk, density=15)

@@ -5,8 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from sneakersync import receipts, receipts_codec as codec
-from sneakersync.prune import prune, set_retention
+from sneakersync.sync import receipts
+from sneakersync.wire import receipt as codec
+from sneakersync.sync.prune import prune, set_retention
 from sneakersync.server.ingest import issue_receipt
 
 from conftest import REPO
@@ -115,7 +116,7 @@ def test_forged_receipt_deletes_nothing(tmp_path: Path, make_device) -> None:
 
 
 def test_foreign_server_receipt_deletes_nothing(tmp_path: Path, make_device) -> None:
-    from sneakersync.identity import DeviceKeys
+    from sneakersync.wire.identity import DeviceKeys
 
     def foreign(srv, a, wrapped):
         raw = codec.unwrap(wrapped, a.home.keys.enc_secret)

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
-from sneakersync.resolve import Version, add_version, common_ancestor, fork_id, resolve
+from sneakersync.wire.change import Version
+from sneakersync.store.resolve import add_version, common_ancestor, fork_id, resolve
 
 
 def V(o: str, c: int, data, vv, ts=0, op="put") -> Version:

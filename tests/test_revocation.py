@@ -7,10 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from sneakersync import peers, revocation as rv, revocation_store
+from sneakersync.store import peers
+from sneakersync.wire import revocation as rv
+from sneakersync.store import revocations as revocation_store
 from sneakersync.errors import AuthError
-from sneakersync.identity import decode_card
-from sneakersync.sync import build_export
+from sneakersync.wire.identity import decode_card
+from sneakersync.sync.engine import build_export
 
 from conftest import REPO, befriend
 

@@ -7,9 +7,9 @@ import dataclasses
 
 import pytest
 
-from sneakersync import safety
+from sneakersync.wire import safety
 from sneakersync.errors import CardError, UsageError
-from sneakersync.identity import DeviceKeys, decode_card, encode_card
+from sneakersync.wire.identity import DeviceKeys, decode_card, encode_card
 
 from conftest import det_rng
 

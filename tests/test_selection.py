@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sneakersync import peers, selection
-from sneakersync.exchange import export_to_drive, import_from_drive
-from sneakersync.sync import ImportReport, build_export, import_packet, peer_knowledge
+from sneakersync.store import peers
+from sneakersync.sync import selection
+from sneakersync.media.drive import export_to_drive, import_from_drive
+from sneakersync.sync.engine import ImportReport, build_export, import_packet, peer_knowledge
 
 from conftest import befriend
 
@@ -122,10 +123,11 @@ def test_where_filter(make_device, tmp_path) -> None:
 
 
 def test_with_only_rule_still_delivers_to_the_destination_server(make_device) -> None:
-    from sneakersync import home as home_mod, peers as peers_mod
-    from sneakersync.identity import KIND_SERVER
-    from sneakersync.selection import set_rule
-    from sneakersync.sync import build_exports
+    from sneakersync.store import home as home_mod
+    from sneakersync.store import peers as peers_mod
+    from sneakersync.wire.identity import KIND_SERVER
+    from sneakersync.sync.selection import set_rule
+    from sneakersync.sync.engine import build_exports
     a, b = make_device("a"), make_device("b")
     befriend(a, b)
     srv = home_mod.create(a.home.path.parent / "srv", "District server", kind=KIND_SERVER)

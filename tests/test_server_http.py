@@ -16,10 +16,11 @@ pytest.importorskip("starlette")
 pytest.importorskip("uvicorn")
 httpx = pytest.importorskip("httpx")
 
-from sneakersync import peers, receipts  # noqa: E402
+from sneakersync.store import peers
+from sneakersync.sync import receipts  # noqa: E402
 from sneakersync.server.app import create_app  # noqa: E402
-from sneakersync.server.client import ServerRefused, push  # noqa: E402
-from sneakersync.sync import build_export  # noqa: E402
+from sneakersync.media.http import ServerRefused, push  # noqa: E402
+from sneakersync.sync.engine import build_export  # noqa: E402
 
 from server_support import setup  # noqa: E402
 
@@ -86,7 +87,7 @@ def test_tampered_upload_is_rejected_with_layer(live) -> None:
 def test_push_reports_refusal(live, monkeypatch) -> None:
     srv, (a, b), url = live
     a.store.put("c", {"v": 1})
-    import sneakersync.server.client as client
+    import sneakersync.media.http as client
 
     real = client.build_export
 

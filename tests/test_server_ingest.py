@@ -12,8 +12,12 @@ import sys
 import time
 from pathlib import Path
 
-from sneakersync import body as body_mod, canonical, merkle, packet, peers
-from sneakersync import receipts_codec as codec
+from sneakersync.wire import body as body_mod
+from sneakersync.wire import canonical
+from sneakersync.wire import merkle
+from sneakersync.wire import packet
+from sneakersync.store import peers
+from sneakersync.wire import receipt as codec
 from sneakersync.server.ingest import ingest_packet
 
 from conftest import REPO
@@ -25,7 +29,7 @@ def test_duplicate_sticks_ingest_once(tmp_path: Path, make_device) -> None:
     a.store.write_many("c", [(f"r{i}", {"i": i}) for i in range(30)])
     export(a, stick)
     # the same changes again in another packet (a full re-export: new bytes, same changes)
-    from sneakersync.exchange import export_to_drive
+    from sneakersync.media.drive import export_to_drive
     export_to_drive(a.home, a.store, stick, ["Office server"], full=True)
     import_(b, stick)
     b.store.put("c", {"i": "b"}, "rb")
@@ -85,7 +89,7 @@ def test_unknown_sender_is_recorded_by_card(tmp_path: Path, make_device) -> None
 _CHILD = r"""
 import sys
 from pathlib import Path
-from sneakersync import home as H
+from sneakersync.store import home as H
 from sneakersync.server.ingest import ingest_drive
 from sneakersync.server.store import SqliteServerStore
 h = H.load(Path(sys.argv[1]))
@@ -148,7 +152,7 @@ def test_kill_9_during_ingest_never_issues_unbacked_receipts(tmp_path: Path,
     assert "DONE" in out.stdout, out.stderr
 
     def state(home: Path) -> str:
-        from sneakersync import home as H
+        from sneakersync.store import home as H
         st = H.load(home).open_store()
         try:
             snap = st.snapshot()

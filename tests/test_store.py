@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from sneakersync import home as home_mod
+from sneakersync.store import home as home_mod
 from sneakersync.errors import InputError, NotFoundError, StoreError, UsageError
-from sneakersync.loadfile import read_records
+from sneakersync.store.load import read_records
 
 from conftest import REPO
 
@@ -101,7 +101,7 @@ def test_schema_newer_than_code_is_refused(make_device) -> None:
 
 CHILD = """
 import sys
-from sneakersync import home
+from sneakersync.store import home
 h = home.load(sys.argv[1])
 s = h.open_store()
 print("ready", flush=True)

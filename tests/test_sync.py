@@ -5,9 +5,14 @@ from pathlib import Path
 
 import zstandard
 
-from sneakersync import age, body as body_mod, crypto, envelope, packet, peers
-from sneakersync.exchange import export_to_drive, import_from_drive
-from sneakersync.sync import build_export
+from sneakersync.wire import age
+from sneakersync.wire import body as body_mod
+from sneakersync.wire import crypto
+from sneakersync.wire import envelope
+from sneakersync.wire import packet
+from sneakersync.store import peers
+from sneakersync.media.drive import export_to_drive, import_from_drive
+from sneakersync.sync.engine import build_export
 
 from conftest import befriend, recv, send
 
@@ -153,7 +158,7 @@ def test_decompression_bomb_rejected_with_bounded_memory(make_device) -> None:
 
 
 def test_unknown_sender_is_quarantined_then_accepted(make_device) -> None:
-    from sneakersync.exchange import quarantine_accept, quarantine_list
+    from sneakersync.sync.exchange import quarantine_accept, quarantine_list
     a, b = make_device("a"), make_device("b")
     peers.add(a.store, b.home.card.encode())  # a knows b, b does not know a
     a.store.put("h", {"x": 1}, "r1")

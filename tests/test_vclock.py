@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from hypothesis import given, strategies as st
 
-from sneakersync import vclock
-from sneakersync.vclock import Order
+from sneakersync.wire import vclock
+from sneakersync.wire.vclock import Order
 
 vv = st.dictionaries(st.sampled_from(["a", "b", "c"]), st.integers(1, 5), max_size=3)
 

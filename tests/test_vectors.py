@@ -17,11 +17,12 @@ from types import ModuleType
 
 import pytest
 
-from sneakersync import age, packet
-from sneakersync import body as body_mod
-from sneakersync.drive import Drive, _valid_name
+from sneakersync.wire import age
+from sneakersync.wire import packet
+from sneakersync.wire import body as body_mod
+from sneakersync.media.drive import Drive, _valid_name
 from sneakersync.errors import AuthError, RevokedError, SneakersyncError, UntrustedError
-from sneakersync.identity import decode_card
+from sneakersync.wire.identity import decode_card
 
 ROOT = Path(__file__).resolve().parents[1]
 VECTORS = ROOT / "formats" / "vectors"

@@ -1,10 +1,12 @@
 from __future__ import annotations
 
 import hashlib
-from pathlib import Path
 
-from sneakersync import envelope, packet, peers, zdict
-from sneakersync.sync import build_export
+from sneakersync.wire import envelope
+from sneakersync.wire import packet
+from sneakersync.store import peers
+from sneakersync.wire import dictionary as zdict
+from sneakersync.sync.engine import build_export
 
 from conftest import REPO
 

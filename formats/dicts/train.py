@@ -1,7 +1,7 @@
 """How formats/dicts/records-v1.zdict was made (for the record; zstd's trainer output
 may differ between zstd versions, so the committed file, not this script, is normative).
 
-Run: python formats/dicts/train.py   (writes records-v1.zdict here and in sneakersync/data/)
+Run: python formats/dicts/train.py   (writes records-v1.zdict here and in sneakersync/wire/data/)
 
 Training samples are the bodies of small packets (3 records each) built from the
 synthetic field data generator, across all its collections: the dictionary learns
@@ -23,8 +23,11 @@ HERE = Path(__file__).resolve().parent
 
 
 def samples(n_packets: int = 300, per: int = 3, seed: int = 1) -> list[bytes]:
-    from sneakersync import fielddata, home, packet, peers
-    from sneakersync.sync import build_export
+    from sneakersync.demo import fielddata
+    from sneakersync.store import home
+    from sneakersync.wire import packet
+    from sneakersync.store import peers
+    from sneakersync.sync.engine import build_export
 
     tmp = Path(tempfile.mkdtemp())
     try:
@@ -53,7 +56,7 @@ def main() -> None:
     d = zstandard.train_dictionary(SIZE, samples(), dict_id=DICT_ID, level=19, threads=1)
     data = d.as_bytes()
     (HERE / "records-v1.zdict").write_bytes(data)
-    pkg = HERE.parents[1] / "sneakersync" / "data" / "records-v1.zdict"
+    pkg = HERE.parents[1] / "sneakersync" / "wire" / "data" / "records-v1.zdict"
     pkg.write_bytes(data)
     print(f"wrote {len(data)} bytes, dict id {d.dict_id():#x}")
 

@@ -39,15 +39,15 @@ sys.path.insert(0, str(HERE.parents[1]))
 
 import zstandard  # noqa: E402
 
-from sneakersync import age, crypto, envelope, merkle, packet  # noqa: E402
-from sneakersync import body as B  # noqa: E402
-from sneakersync import canonical  # noqa: E402
-from sneakersync.errors import (  # noqa: E402
-    AuthError, RevokedError, SneakersyncError, UntrustedError,
-)
-from sneakersync.identity import (  # noqa: E402
-    CARD_PREFIX, KIND_DEVICE, KIND_SERVER, Card, DeviceKeys, decode_card, derive_device_id,
-)
+from sneakersync.wire import age
+from sneakersync.wire import crypto
+from sneakersync.wire import envelope
+from sneakersync.wire import merkle
+from sneakersync.wire import packet  # noqa: E402
+from sneakersync.wire import body as B  # noqa: E402
+from sneakersync.wire import canonical  # noqa: E402
+from sneakersync.errors import AuthError, RevokedError, SneakersyncError, UntrustedError
+from sneakersync.wire.identity import CARD_PREFIX, KIND_DEVICE, KIND_SERVER, Card, DeviceKeys, decode_card, derive_device_id
 
 CREATED = 1_750_000_000_000  # 2025-06-15T15:06:40Z in milliseconds, body "created"
 T0 = 1_749_990_000_000       # change times "t" are T0 + 1000 * counter

@@ -1,12 +1,11 @@
 """The destination server: ingest sticks, issue receipts, serve uploads, export to Eden.
 
-Submodules (imported on demand; only ``app`` and ``client`` need the ``[server]`` extra):
+May import every layer below it (``wire``, ``store``, ``sync``, ``media``); never ``cli`` or
+``demo``.  Submodules are imported on demand; only ``app`` needs the ``[server]`` extra:
 
 - ``store``: the :class:`ServerStore` interface and its SQLite implementation;
 - ``ingest``: verify, deduplicate and store packets; issue receipts;
 - ``export``: JSON lines, CSV, S3JSON, S3XML and Eden FileSync drop folders;
-- ``app``: the HTTP upload endpoint and the dashboard (Starlette);
-- ``client``: ``push`` from a device over HTTP (httpx).
+- ``setup``: tell a device which server is its destination;
+- ``app``: the HTTP upload endpoint and the dashboard (Starlette).
 """
-
-from __future__ import annotations

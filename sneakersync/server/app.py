@@ -20,11 +20,10 @@ import threading
 from datetime import datetime, timezone
 from typing import Any
 
-from ..home import Home
-from .ingest import Outcome, ingest_packet, issue_receipt
-from .store import ServerStore, SqliteServerStore
-
-RECEIPT_TYPE = "application/vnd.sneakersync.receipt"
+from sneakersync.store.home import Home
+from sneakersync.server.ingest import Outcome, ingest_packet, issue_receipt
+from sneakersync.server.store import ServerStore, SqliteServerStore
+from sneakersync.wire.receipt import MEDIA_TYPE
 
 
 def iso(ms: int | None) -> str:
@@ -124,7 +123,7 @@ def create_app(home: Home, *, max_upload: int = 64 << 20) -> Any:
         from starlette.responses import HTMLResponse, JSONResponse, Response
         from starlette.routing import Route
     except ImportError as exc:
-        from ..errors import missing_extra
+        from sneakersync.errors import missing_extra
 
         raise missing_extra("server", "starlette") from exc
 
@@ -171,7 +170,7 @@ def create_app(home: Home, *, max_upload: int = 64 << 20) -> Any:
         if rc is None:
             return JSONResponse({"status": o.status, "receipt": None}, headers=headers)
         headers["X-Sneakersync-Receipt-Seq"] = str(rc[0])
-        return Response(rc[1], media_type=RECEIPT_TYPE, headers=headers)
+        return Response(rc[1], media_type=MEDIA_TYPE, headers=headers)
 
     async def receipt(request: Request) -> Any:
         dev = request.path_params["device"]
@@ -180,7 +179,7 @@ def create_app(home: Home, *, max_upload: int = 64 << 20) -> Any:
         rc = await run_in_threadpool(with_store, lambda ss: issue_receipt(home, ss, dev))
         if rc is None:
             return refuse(404, "not-found", "no receipt for that device")
-        return Response(rc[1], media_type=RECEIPT_TYPE,
+        return Response(rc[1], media_type=MEDIA_TYPE,
                         headers={"X-Sneakersync-Receipt-Seq": str(rc[0])})
 
     async def status(request: Request) -> Any:
@@ -203,7 +202,7 @@ def serve(home: Home, *, host: str = "127.0.0.1", port: int = 8765,
     try:
         import uvicorn
     except ImportError as exc:
-        from ..errors import missing_extra
+        from sneakersync.errors import missing_extra
 
         raise missing_extra("server", "uvicorn") from exc
     uvicorn.run(create_app(home, max_upload=max_upload), host=host, port=port,

@@ -28,9 +28,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO, Any
 
-from ..fsutil import write_durably
-from ..errors import ConflictError, UsageError
-from .store import ServerStore
+from sneakersync.store.durable import write_durably
+from sneakersync.errors import ConflictError, UsageError
+from sneakersync.server.store import ServerStore
 
 URN_NS = uuid.UUID("6f1f5b1e-8a8e-5d0c-9a63-2b7d4c1e0f51")  # sneakersync record ids
 FILESYNC_PREFIX = "sneakersync_"

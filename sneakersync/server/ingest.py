@@ -14,18 +14,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from .. import body as body_mod
-from .. import packet
-from .. import receipts_codec as codec
-from ..drive import Drive
-from ..errors import NoMatchError, SneakersyncError
-from ..home import Home
-from ..identity import decode_card
-from ..store import ApplyStats
-from .. import revocation_store
-from ..sync import Ranges, mark, record_knowledge, seen_status, subtract
-from ..sync import adopt_policies, apply_segments, no_cyclic_gc, open_incoming, origin_keys
-from .store import ServerStore
+from sneakersync.wire import body as body_mod
+from sneakersync.wire import packet
+from sneakersync.wire import receipt as codec
+from sneakersync.media.drive import Drive
+from sneakersync.errors import NoMatchError, SneakersyncError
+from sneakersync.store.home import Home
+from sneakersync.wire.identity import decode_card
+from sneakersync.store.records import ApplyStats
+from sneakersync.store import revocations as revocation_store
+from sneakersync.sync.engine import Ranges, mark, record_knowledge, seen_status, subtract
+from sneakersync.sync.engine import adopt_policies, apply_segments, no_cyclic_gc, open_incoming, origin_keys
+from sneakersync.server.store import ServerStore
 
 MAX_PACKET_BODY = 1 << 30
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from .. import peers as peers_mod
-from ..errors import UsageError
-from ..identity import KIND_SERVER, decode_card
-from ..receipts import DESTINATION_SETTING
-from ..store import Store
+from sneakersync.store import peers as peers_mod
+from sneakersync.errors import UsageError
+from sneakersync.wire.identity import KIND_SERVER, decode_card
+from sneakersync.sync.receipts import DESTINATION_SETTING
+from sneakersync.store.records import Store
 
 
 def use_server(store: Store, card_text: str, name: str | None = None) -> peers_mod.Peer:

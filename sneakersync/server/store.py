@@ -18,8 +18,8 @@ import hashlib
 import json
 from typing import Any, ContextManager, Iterator, Protocol
 
-from ..store import Store, now_ms
-from ..sync import Ranges, held_ranges, peer_knowledge
+from sneakersync.store.records import Store, now_ms
+from sneakersync.sync.engine import Ranges, held_ranges, peer_knowledge
 
 _SCHEMA = [
     """CREATE TABLE IF NOT EXISTS srv_devices (

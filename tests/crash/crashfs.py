@@ -23,7 +23,7 @@ import stat
 from pathlib import Path
 from typing import Any
 
-from sneakersync.drive import OsFiles
+from sneakersync.media.drive import OsFiles
 
 
 class PowerLoss(BaseException):

@@ -84,7 +84,7 @@ def main(argv: list[str]) -> int:
             count_to = next(it)
             _state["trace"] = []
     install()
-    from sneakersync.cli import main as cli_main
+    from sneakersync.cli.main import main as cli_main
 
     code = 0
     try:

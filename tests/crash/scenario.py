@@ -34,8 +34,8 @@ REPO = HERE.parents[1]
 
 def _server_available() -> bool:
     try:
-        import sneakersync.cli_server  # noqa: F401
-        import sneakersync.prune  # noqa: F401
+        import sneakersync.cli.server  # noqa: F401
+        import sneakersync.sync.prune  # noqa: F401
         from sneakersync.server.ingest import ingest_drive  # noqa: F401
     except ImportError:
         return False
@@ -55,9 +55,9 @@ def _rng(seed: int):  # type: ignore[no-untyped-def]
 
 def make_template(root: Path, *, records: int = 600, packets: int = 4) -> Path:
     """Build the template in ``root`` (devices + stick); returns ``root``."""
-    from sneakersync import home as home_mod
-    from sneakersync import peers
-    from sneakersync.exchange import export_to_drive
+    from sneakersync.store import home as home_mod
+    from sneakersync.store import peers
+    from sneakersync.media.drive import export_to_drive
 
     root.mkdir(parents=True, exist_ok=True)
     homes = {n: home_mod.create(root / n, f"{n.title()} device", rng=_rng(i))
@@ -69,7 +69,7 @@ def make_template(root: Path, *, records: int = 600, packets: int = 4) -> Path:
                 peers.add(st, h.card.encode())
     recipients = ["Bob device"]
     if SERVER:
-        from sneakersync.identity import KIND_SERVER
+        from sneakersync.wire.identity import KIND_SERVER
         from sneakersync.server.setup import use_server
 
         srv = home_mod.create(root / "server", "Office server", kind=KIND_SERVER, rng=_rng(9))
@@ -102,9 +102,9 @@ def make_template(root: Path, *, records: int = 600, packets: int = 4) -> Path:
 def _make_prune_template(root: Path) -> None:
     """``root/prune``: the server ingested the stick, alice took her receipt back and
     allows pruning of delivered shelters: ``prune`` has work to do."""
-    from sneakersync import home as home_mod
-    from sneakersync.exchange import import_from_drive
-    from sneakersync.prune import set_retention
+    from sneakersync.store import home as home_mod
+    from sneakersync.media.drive import import_from_drive
+    from sneakersync.sync.prune import set_retention
 
     dst = root / "prune"
     dst.mkdir()
@@ -122,7 +122,7 @@ def _make_prune_template(root: Path) -> None:
 
 
 def _ingest(work: Path) -> None:
-    from sneakersync import home as home_mod
+    from sneakersync.store import home as home_mod
     from sneakersync.server.ingest import ingest_drive
     from sneakersync.server.store import SqliteServerStore
 
@@ -206,7 +206,7 @@ def integrity(db: Path) -> str:
 
 def state(home_dir: Path, *, packets: bool = True) -> dict[str, Any]:
     """What a re-run must reproduce exactly (timestamps excluded)."""
-    from sneakersync import home as home_mod
+    from sneakersync.store import home as home_mod
 
     h = home_mod.load(home_dir)
     st = h.open_store()
@@ -234,8 +234,8 @@ def digest(obj: Any) -> str:
 
 def rerun(op: str, work: Path) -> None:
     """The clean re-run after a crash, in-process."""
-    from sneakersync import home as home_mod
-    from sneakersync.exchange import export_to_drive, import_from_drive
+    from sneakersync.store import home as home_mod
+    from sneakersync.media.drive import export_to_drive, import_from_drive
 
     if op == "import":
         h = home_mod.load(work / "bob")
@@ -247,7 +247,7 @@ def rerun(op: str, work: Path) -> None:
     elif op == "ingest":
         _ingest(work)
     elif op == "prune":
-        from sneakersync.prune import prune
+        from sneakersync.sync.prune import prune
 
         h = home_mod.load(work / "alice")
         st = h.open_store()
@@ -281,8 +281,8 @@ def receipts_on_stick(work: Path) -> dict[str, bytes]:
 
 def receipts_cover_only_stored(work: Path) -> list[str]:
     """Every receipt on the stick covers only changes the server's store holds."""
-    from sneakersync import home as home_mod
-    from sneakersync import receipts_codec as codec
+    from sneakersync.store import home as home_mod
+    from sneakersync.wire import receipt as codec
     from sneakersync.errors import SneakersyncError
 
     problems = []

@@ -32,13 +32,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from sneakersync import age, crypto, envelope, identity, packet
-from sneakersync import body as body_mod
-from sneakersync import home as home_mod
-from sneakersync import peers as peers_mod
-from sneakersync.drive import Drive
+from sneakersync.wire import age
+from sneakersync.wire import crypto
+from sneakersync.wire import envelope
+from sneakersync.wire import identity
+from sneakersync.wire import packet
+from sneakersync.wire import body as body_mod
+from sneakersync.store import home as home_mod
+from sneakersync.store import peers as peers_mod
+from sneakersync.media.drive import Drive
 from sneakersync.errors import SneakersyncError
-from sneakersync.sync import ImportReport, build_export, import_packet
+from sneakersync.sync.engine import ImportReport, build_export, import_packet
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
@@ -211,7 +215,7 @@ def _receipt_seeds(ctx: Context) -> list[bytes]:
 def _builtin_dict() -> bytes | None:
     """The package's default built-in zstd dictionary, if this checkout has one."""
     try:
-        from sneakersync.zdict import builtin, default_id
+        from sneakersync.wire.dictionary import builtin, default_id
     except ImportError:
         return None
     did = default_id()
@@ -311,7 +315,7 @@ def _cctv() -> list[bytes]:
 
 
 def _qr_seeds(pkt: bytes) -> list[bytes]:
-    from sneakersync.qr import frame as F
+    from sneakersync.wire import qr_frame as F
 
     pid = F.packet_id(pkt)
     out = []
@@ -322,8 +326,8 @@ def _qr_seeds(pkt: bytes) -> list[bytes]:
 
 
 def _beacon_seeds(ctx: Context) -> list[bytes]:
-    from sneakersync.beacon.payload import build_advertisement
-    from sneakersync.beacon.keys import BeaconIdentity, PeerKeys
+    from sneakersync.wire.beacon import build_advertisement
+    from sneakersync.wire.beacon_keys import BeaconIdentity, PeerKeys
 
     me = BeaconIdentity.from_device_keys(ctx.bob.keys)
     alice = BeaconIdentity.from_device_keys(ctx.alice.keys)
@@ -357,7 +361,7 @@ def _drive_seeds(packets: list[bytes]) -> list[bytes]:
 
 def _receipts_module() -> Any:
     try:
-        from sneakersync import receipts_codec  # type: ignore[attr-defined]
+        from sneakersync.wire import receipt as receipts_codec  # type: ignore[attr-defined]
     except ImportError:
         return None
     return receipts_codec
@@ -458,7 +462,7 @@ def t_changes(data: bytes) -> None:
 
 
 def t_qr_frame(data: bytes) -> None:
-    from sneakersync.qr import frame as F
+    from sneakersync.wire import qr_frame as F
 
     f = F.decode_frame(data)
     if F.encode_frame(f) != bytes(data):
@@ -466,7 +470,7 @@ def t_qr_frame(data: bytes) -> None:
 
 
 def t_beacon(data: bytes) -> None:
-    from sneakersync.beacon.payload import find_service_data, parse_advertisement, recognise
+    from sneakersync.wire.beacon import find_service_data, parse_advertisement, recognise
 
     ctx = context()
     me, peers = ctx.beacon
@@ -649,11 +653,11 @@ def available() -> list[str]:
     if _receipts_module() is None:
         names.remove("receipt")
     try:
-        import sneakersync.qr.frame  # noqa: F401
+        import sneakersync.wire.qr_frame  # noqa: F401
     except ImportError:
         names.remove("qr_frame")
     try:
-        import sneakersync.beacon.payload  # noqa: F401
+        import sneakersync.wire.beacon  # noqa: F401
     except ImportError:
         names.remove("beacon")
     return names

@@ -20,11 +20,9 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[2]))
 
-from sneakersync import crypto  # noqa: E402
-from sneakersync.beacon import keys as K  # noqa: E402
-from sneakersync.beacon.payload import (  # noqa: E402
-    BeaconIdentity, PeerKeys, build_advertisement, build_payload, service_data_ad,
-)
+from sneakersync.wire import crypto  # noqa: E402
+from sneakersync.wire import beacon_keys as K  # noqa: E402
+from sneakersync.wire.beacon import BeaconIdentity, PeerKeys, build_advertisement, build_payload
 
 NOW = 1_750_000_000.0  # 2025-06-15T15:06:40Z, epoch 1944444, 400 s into it
 

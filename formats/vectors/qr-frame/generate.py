@@ -19,8 +19,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[2]))
 
-from sneakersync.qr.fountain import encode_packet  # noqa: E402
-from sneakersync.qr.frame import Frame, encode_frame, packet_id  # noqa: E402
+from sneakersync.media.qr.fountain import encode_packet  # noqa: E402
+from sneakersync.wire.qr_frame import Frame, encode_frame, packet_id  # noqa: E402
 
 
 def det_bytes(label: str, n: int) -> bytes:

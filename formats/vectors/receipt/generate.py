@@ -22,9 +22,11 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[2]))
 
-from sneakersync import canonical, crypto, merkle  # noqa: E402
-from sneakersync import receipts_codec as rc  # noqa: E402
-from sneakersync.identity import DeviceKeys  # noqa: E402
+from sneakersync.wire import canonical
+from sneakersync.wire import crypto
+from sneakersync.wire import merkle  # noqa: E402
+from sneakersync.wire import receipt as rc  # noqa: E402
+from sneakersync.wire.identity import DeviceKeys  # noqa: E402
 
 
 def keys(name: str) -> DeviceKeys:

@@ -12,8 +12,8 @@ import hashlib
 import json
 from pathlib import Path
 
-from sneakersync import revocation as rv
-from sneakersync.identity import DeviceKeys
+from sneakersync.wire import revocation as rv
+from sneakersync.wire.identity import DeviceKeys
 
 HERE = Path(__file__).resolve().parent
 

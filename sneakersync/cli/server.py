@@ -1,0 +1,263 @@
+"""Commands for the destination server and for delivering to it.
+
+``server init|use|ingest|serve|export|status``, ``push``, ``prune`` and ``receipts``.
+Heavy modules (starlette, uvicorn, httpx) load only inside the commands.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from sneakersync.cli.app import Ctx, PROG, cli, emit_json, json_option, pass_ctx, read_card_arg
+from sneakersync.errors import UsageError
+
+
+def _server_home(c: Ctx) -> Any:
+    from sneakersync.wire.identity import KIND_SERVER
+
+    h = c.home
+    if h.kind != KIND_SERVER:
+        raise UsageError(f"{h.path} holds a device, not a server",
+                         hints=("create a server with: sneakersync --home DIR server init "
+                                "--name NAME",))
+    return h
+
+
+def _server_store(c: Ctx) -> Any:
+    from sneakersync.server.store import SqliteServerStore
+
+    _server_home(c)
+    return SqliteServerStore(c.store)
+
+
+@cli.group()
+def server() -> None:
+    """The destination server: ingest sticks, hand receipts back, export to Eden."""
+
+
+@server.command("init")
+@click.option("--name", required=True, help="A name devices will see, e.g. 'Office server'.")
+@json_option
+@pass_ctx
+def server_init(c: Ctx, name: str, as_json: bool) -> None:
+    """Create the server's keys and store in --home (refuses to overwrite).
+
+    Give its card (`whoami`) to every device: `sneakersync server use CARD`.
+
+    Example: sneakersync --home /srv/sneakersync server init --name "Office server"
+    """
+    from sneakersync.store import home as home_mod
+    from sneakersync.wire.identity import KIND_SERVER
+
+    h = home_mod.create(c.home_path, name, kind=KIND_SERVER)
+    if as_json:
+        emit_json(h.describe())
+    else:
+        c.say(f"created server {h.name!r} ({h.device_id}) in {h.path}")
+        c.say(f"server card: {h.card.encode()}")
+
+
+@server.command("use")
+@click.argument("card")
+@click.option("--name", help="Local name for the server (default: the name on its card).")
+@json_option
+@pass_ctx
+def server_use(c: Ctx, card: str, name: str | None, as_json: bool) -> None:
+    """On a device: deliver to this server (its card, or a file holding it).
+
+    The server becomes a peer of kind server and the destination: `export`
+    without --to includes it, `push` uploads to it, its receipts allow `prune`.
+
+    Example: sneakersync server use SNK1:AEB...
+    """
+    from sneakersync.server.setup import use_server
+
+    p = use_server(c.store, read_card_arg(card), name)
+    if as_json:
+        emit_json({**p.as_json(), "destination": True})
+    else:
+        c.say(f"destination server is now {p.name!r} ({p.device_id})")
+
+
+@server.command("ingest")
+@click.argument("drive", type=click.Path(path_type=Path))
+@json_option
+@pass_ctx
+def server_ingest(c: Ctx, drive: Path, as_json: bool) -> None:
+    """Store every packet for this server from a drive; write receipts back to it.
+
+    Duplicates (from any number of sticks) are stored once; a device that signs
+    two different changes with the same number is rejected and reported.
+
+    Example: sneakersync --home /srv/sneakersync server ingest /media/usb --json
+    """
+    from sneakersync.server.ingest import ingest_drive
+
+    h = _server_home(c)
+    rep = ingest_drive(h, _server_store(c), drive).as_json()
+    if as_json:
+        emit_json(rep)
+    else:
+        c.say(f"{rep['packets']} packets: {rep['stored']} stored, {rep['duplicates']} already "
+              f"here, {rep['not_for_server']} for others, {len(rep['rejected'])} rejected")
+        c.say(f"{rep['changes_stored']} changes stored, {rep['conflicts']} conflicts "
+              f"({rep['open_conflicts']} need a decision); {rep['receipts_written']} receipts "
+              "on the drive")
+        for r in rep["rejected"]:
+            click.echo(f"rejected: {r['file']}: {r['layer']}: {r['error']}", err=True)
+    if rep["rejected"]:
+        raise SystemExit(1)
+
+
+@server.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8765, show_default=True, type=int)
+@click.option("--max-upload", default=64, show_default=True, type=int,
+              help="Largest packet accepted, in MiB.")
+@pass_ctx
+def server_serve(c: Ctx, host: str, port: int, max_upload: int) -> None:
+    """Accept packet uploads over HTTP (`push`) and show the dashboard at /.
+
+    Example: sneakersync --home /srv/sneakersync server serve --port 8765
+    """
+    from sneakersync.server.app import serve
+
+    h = _server_home(c)
+    c.say(f"serving {h.name!r} on http://{host}:{port}/ (Ctrl-C stops)")
+    serve(h, host=host, port=port, max_upload=max_upload << 20)
+
+
+@server.command("export")
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv", "s3json", "s3xml"]),
+              default="jsonl", show_default=True)
+@click.option("--collection", help="Only this collection (csv needs one).")
+@click.option("--out", type=click.Path(path_type=Path), help="Write to FILE (default: stdout).")
+@click.option("--filesync", type=click.Path(path_type=Path),
+              help="Eden FileSync drop folder: one S3XML file per resource, atomically.")
+@click.option("--resource", "resources", multiple=True, metavar="COLL=TABLE",
+              help="Eden table for a collection, e.g. shelters=cr_shelter (repeatable).")
+@click.option("--ref", "refs", multiple=True, metavar="COLL.FIELD=COLL2",
+              help="FIELD of COLL holds ids of COLL2 records: exported as references by uuid.")
+@click.option("--include-conflicts", is_flag=True,
+              help="Export records with open conflicts anyway (their current pick).")
+@json_option
+@pass_ctx
+def server_export(c: Ctx, fmt: str, collection: str | None, out: Path | None,
+                  filesync: Path | None, resources: tuple[str, ...], refs: tuple[str, ...],
+                  include_conflicts: bool, as_json: bool) -> None:
+    """Export stored records as JSON lines, CSV, S3JSON or S3XML (Sahana Eden).
+
+    Open conflicts are refused unless --include-conflicts: Eden would otherwise
+    settle them by wall-clock time. Settle them with `conflicts resolve`.
+
+    Example: sneakersync server export --format s3xml --resource shelters=cr_shelter --out s.xml
+    """
+    from sneakersync.server.export import ExportOptions, export_to
+
+    _server_home(c)
+    opts = ExportOptions.from_cli(fmt, collection, resources, refs, include_conflicts)
+    res = export_to(_server_store(c), opts, out=out, filesync=filesync,
+                    stream=None if (out or filesync) else sys.stdout)
+    if as_json and (out or filesync):
+        emit_json(res)
+    elif out or filesync:
+        c.say(f"exported {res['records']} records to {res['target']}")
+
+
+@server.command("status")
+@json_option
+@pass_ctx
+def server_status(c: Ctx, as_json: bool) -> None:
+    """Devices that delivered, totals, recent exports and rejects.
+
+    Example: sneakersync --home /srv/sneakersync server status --json
+    """
+    from sneakersync.server.app import status_data
+
+    data = status_data(_server_home(c), _server_store(c))
+    if as_json:
+        emit_json(data)
+        return
+    t = data["totals"]
+    c.say(f"{t['devices']} devices, {t['packets']} packets, {t['changes']} changes, "
+          f"{t['records']} records, {t['open_conflicts']} open conflicts")
+    for d in data["devices"]:
+        click.echo(f"{d['name']:<24} {d['device_id']}  packets={d['packets']:<5} "
+                   f"changes={d['changes']:<7} last={d['last_delivery_iso']}")
+
+
+@cli.command()
+@click.argument("url")
+@click.option("--timeout", default=60.0, show_default=True, help="Seconds.")
+@json_option
+@pass_ctx
+def push(c: Ctx, url: str, timeout: float, as_json: bool) -> None:
+    """Upload what the destination server lacks over HTTP; apply its receipt.
+
+    Example: sneakersync push http://192.168.1.10:8765
+    """
+    from sneakersync.media.http import push as do_push
+
+    res = do_push(c.home, c.store, url, timeout=timeout)
+    if as_json:
+        emit_json(res)
+    else:
+        c.say(f"sent {res['changes']} changes ({res['bytes']} bytes): {res['status']}; "
+              f"receipt: {res['receipt']['status']}"
+              + (f" (seq {res['receipt']['seq']})" if res["receipt"].get("seq") else ""))
+
+
+@cli.command("receipts")
+@json_option
+@pass_ctx
+def receipts_cmd(c: Ctx, as_json: bool) -> None:
+    """Show the last receipt accepted from each destination server.
+
+    Example: sneakersync receipts --json
+    """
+    from sneakersync.sync import receipts
+
+    items = receipts.status(c.store)
+    if as_json:
+        emit_json(items)
+        return
+    if not items:
+        c.say("no receipts yet: they come back on a stick (`import`) or from `push`")
+    for it in items:
+        n = sum(hi - lo + 1 for rs in it["covered"].values() for lo, hi in rs)
+        click.echo(f"server {it['server']}: seq {it['seq']}, {n} changes stored there")
+
+
+@cli.command()
+@click.option("--dry-run", is_flag=True, help="Only say what would be deleted.")
+@json_option
+@pass_ctx
+def prune(c: Ctx, dry_run: bool, as_json: bool) -> None:
+    """Delete the local copy of records the destination server confirmed it holds.
+
+    Only in collections whose retention allows it (`collection retention`), only
+    records whose current version a receipt covers (edited since: kept). Local
+    only: nothing is sent, other devices and the server keep their copies.
+
+    Example: sneakersync prune --dry-run
+    """
+    from sneakersync.sync.prune import prune as do_prune
+
+    res = do_prune(c.home, c.store, dry_run=dry_run)
+    if as_json:
+        emit_json(res)
+        return
+    verb = "would delete" if dry_run else "deleted"
+    c.say(f"{verb} {res['records']} records"
+          + (f" ({', '.join(f'{k}: {v}' for k, v in res['by_collection'].items())})"
+             if res["by_collection"] else ""))
+    c.say(f"kept: {res['edited_since']} edited since their receipt, {res['not_delivered']} not "
+          f"confirmed yet, {res['waiting']} within their retention days, {res['in_conflict']} "
+          "in conflict")
+    if not res["receipts"]:
+        c.say(f"no receipt yet: `{PROG} import` a stick the server wrote, or `{PROG} push URL`")
+

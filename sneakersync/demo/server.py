@@ -1,0 +1,74 @@
+"""Demo part: the stick reaches the destination server and receipts come back."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+from sneakersync.store import home as home_mod
+from sneakersync.media.drive import export_to_drive, import_from_drive
+from sneakersync.wire.identity import KIND_SERVER
+from sneakersync.sync.prune import prune, set_retention
+from sneakersync.server.export import ExportOptions, export_to
+from sneakersync.server.ingest import ingest_drive
+from sneakersync.server.setup import use_server
+from sneakersync.server.store import SqliteServerStore
+
+
+def run_server_demo(workdir: Path, devices: dict[str, Path], drive: Path,
+                    echo: Callable[[str], None]) -> None:
+    """Create a server, deliver every device's data via the stick, carry receipts back,
+    prune on one device; narrate each step with ``echo``."""
+    server_home = Path(workdir) / "server"
+    srv = home_mod.create(server_home, "Office server", kind=KIND_SERVER)
+    echo(f"   the coordinator creates the server {srv.name!r} ({srv.device_id})")
+    echo("   $ sneakersync --home server server init --name 'Office server'")
+    homes = {name: home_mod.load(path) for name, path in devices.items()}
+    stores = {name: h.open_store() for name, h in homes.items()}
+    sstore = SqliteServerStore(srv.open_store())
+    try:
+        echo("   each device adds the server's card as its destination, then exports")
+        echo("   $ sneakersync server use SNK1:...   $ sneakersync export /media/usb")
+        for name, h in homes.items():
+            use_server(stores[name], srv.card.encode())
+            res = export_to_drive(h, stores[name], drive, [])
+            echo(f"   {name}: {res['packets']} packet(s), {res['changes']} changes")
+        echo("   $ sneakersync --home server server ingest /media/usb")
+        rep = ingest_drive(srv, sstore, drive).as_json()
+        echo(f"   server: {rep['stored']} packets stored, {rep['duplicates']} already there, "
+             f"{rep['not_for_server']} not for it; {rep['changes_stored']} changes stored once "
+             f"({rep['changes_duplicate']} duplicates from relays ignored)")
+        echo(f"   {rep['receipts_written']} signed receipts written to the stick "
+             "(encrypted, one per device)")
+        ingest_again = ingest_drive(srv, sstore, drive).as_json()
+        echo(f"   ingesting the same stick again stores {ingest_again['changes_stored']} changes "
+             "and rewrites byte-identical receipts")
+        for name, h in homes.items():
+            got = import_from_drive(h, stores[name], drive)
+            echo(f"   {name}: import picks up {got.receipts} receipt(s)")  # type: ignore
+        first = next(iter(homes))
+        st = stores[first]
+        cols = [c["name"] for c in st.collections()]
+        if cols:
+            echo(f"   {first} sets retention and prunes what the server confirmed:")
+            echo(f"   $ sneakersync collection retention {cols[0]} after-receipt")
+            set_retention(st, cols[0], "after-receipt")
+            dry = prune(h := homes[first], st, dry_run=True)
+            echo(f"   $ sneakersync prune --dry-run  -> would delete {dry['records']} records; "
+                 f"kept: {dry['edited_since']} edited since, {dry['not_delivered']} not "
+                 f"confirmed, {dry['in_conflict']} in conflict")
+            done = prune(h, st)
+            echo(f"   $ sneakersync prune  -> deleted {done['records']} local copies "
+                 f"({done['changes_erased']} change bodies erased); nothing is sent: the "
+                 "others and the server keep theirs")
+        try:
+            res = export_to(sstore, ExportOptions(fmt="s3xml"),
+                            out=Path(workdir) / "eden-export.xml")
+            echo(f"   $ sneakersync server export --format s3xml --out eden-export.xml  -> "
+                 f"{res['records']} records for Sahana Eden")
+        except Exception as exc:  # open conflicts: the export refuses, and says why
+            echo(f"   server export refused: {exc}")
+    finally:
+        sstore.core.close()
+        for s in stores.values():
+            s.close()

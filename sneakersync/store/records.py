@@ -1,0 +1,635 @@
+"""The local record store: SQLite through sqlite-utils.
+
+Tables (schema version in ``meta``):
+- ``changes``: the change log, one row per (origin, counter), with the exact
+  change bytes that were hashed (``raw``) so they can be shipped unchanged;
+- ``records``: what users see, derived from each record's frontier;
+- ``segments``: origin signatures over Merkle roots of change ranges, so
+  relayed changes stay attributable to their origin;
+- ``peers``, ``knowledge``, ``packets``, ``collections``: sync bookkeeping.
+
+Every public write runs in one transaction: a crash leaves the store either
+before or after it, never in between.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator, Sequence
+
+import sqlite_utils
+
+from sneakersync.wire import canonical
+from sneakersync.wire import merkle
+from sneakersync.store import resolve
+from sneakersync.wire import vclock
+from sneakersync.errors import NotFoundError, StoreError, UsageError
+from sneakersync.wire.body import change_line
+from sneakersync.wire.change import Version
+
+SCHEMA_VERSION = 1
+MAX_ID_LEN = 200
+MAX_COLLECTION_LEN = 64
+
+_SCHEMA = [
+    """CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS changes (
+        origin TEXT NOT NULL, counter INTEGER NOT NULL,
+        collection TEXT NOT NULL, rid TEXT NOT NULL, op TEXT NOT NULL,
+        ts INTEGER NOT NULL, raw BLOB NOT NULL, hash BLOB NOT NULL,
+        segment INTEGER, received_at INTEGER NOT NULL,
+        PRIMARY KEY (origin, counter))""",
+    """CREATE INDEX IF NOT EXISTS changes_record ON changes (collection, rid)""",
+    """CREATE TABLE IF NOT EXISTS records (
+        collection TEXT NOT NULL, rid TEXT NOT NULL, data TEXT, deleted INTEGER NOT NULL,
+        origin TEXT NOT NULL, counter INTEGER NOT NULL, vv TEXT NOT NULL,
+        frontier TEXT, conflict TEXT, open INTEGER NOT NULL DEFAULT 0, fork_of TEXT,
+        PRIMARY KEY (collection, rid))""",
+    """CREATE INDEX IF NOT EXISTS records_fork ON records (collection, fork_of)
+        WHERE fork_of IS NOT NULL""",
+    """CREATE INDEX IF NOT EXISTS records_conflict ON records (conflict)
+        WHERE conflict IS NOT NULL""",
+    """CREATE TABLE IF NOT EXISTS segments (
+        id INTEGER PRIMARY KEY, origin TEXT NOT NULL, first INTEGER NOT NULL,
+        last INTEGER NOT NULL, root BLOB NOT NULL, sig BLOB NOT NULL, known TEXT NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS collections (name TEXT PRIMARY KEY, policy TEXT NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS peers (
+        device_id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, kind TEXT NOT NULL,
+        card TEXT NOT NULL, sign_pub BLOB NOT NULL, enc_pub BLOB NOT NULL,
+        trust TEXT NOT NULL, verified INTEGER NOT NULL DEFAULT 0,
+        added_at INTEGER NOT NULL, last_seen INTEGER, revoked_at INTEGER,
+        revoked_counter INTEGER)""",
+    """CREATE TABLE IF NOT EXISTS knowledge (
+        peer TEXT NOT NULL, origin TEXT NOT NULL, source TEXT NOT NULL, ranges TEXT NOT NULL,
+        PRIMARY KEY (peer, origin, source))""",
+    """CREATE TABLE IF NOT EXISTS cards (device_id TEXT PRIMARY KEY, card TEXT NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS packets (
+        packet_id TEXT PRIMARY KEY, status TEXT NOT NULL, sender TEXT, at INTEGER NOT NULL,
+        changes INTEGER NOT NULL DEFAULT 0, detail TEXT)""",
+]
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+@dataclass
+class Record:
+    collection: str
+    rid: str
+    data: dict[str, Any] | None
+    deleted: bool
+    vv: dict[str, int]
+    origin: str
+    counter: int
+    conflict: str | None = None
+    open: bool = False
+    fork_of: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"id": self.rid, "data": self.data}
+        if self.conflict:
+            out["conflict"] = self.conflict
+        if self.fork_of:
+            out["fork_of"] = self.fork_of
+        return out
+
+
+@dataclass
+class ApplyStats:
+    applied: int = 0
+    duplicates: int = 0
+    conflicts: int = 0
+    open_conflicts: int = 0
+
+
+def check_collection(name: str) -> str:
+    if not isinstance(name, str) or not name or len(name) > MAX_COLLECTION_LEN:
+        raise UsageError(f"collection name must be 1 to {MAX_COLLECTION_LEN} characters")
+    if not _COLLECTION.fullmatch(name):
+        raise UsageError(f"collection name {name!r} may use ASCII letters, digits, '-', '_' "
+                         "and '.', and must not start with '_'")
+    return name
+
+
+_CONTROL = re.compile(r"[\x00-\x1f]")
+_COLLECTION = re.compile(r"[A-Za-z0-9.-][A-Za-z0-9_.-]{0,63}")
+
+
+def check_rid(rid: str) -> str:
+    if not isinstance(rid, str) or not rid or len(rid) > MAX_ID_LEN:
+        raise UsageError(f"record id must be 1 to {MAX_ID_LEN} characters")
+    if _CONTROL.search(rid):
+        raise UsageError("record id must not contain control characters")
+    return rid
+
+
+def encode_change(origin: str, counter: int, collection: str, rid: str, op: str,
+                  data: dict[str, Any] | None, vv: dict[str, int], ts: int) -> bytes:
+    """Exact change bytes that are hashed, signed (via Merkle roots) and shipped.
+
+    ``v`` holds the version vector *without* the origin's own entry, which is
+    always equal to the change counter ``c`` (so it is not repeated).
+    """
+    others = {k: n for k, n in vv.items() if k != origin}
+    return change_line(counter, canonical.dumps(data), rid, collection, origin, op, ts,
+                       canonical.dumps_counts(others))
+
+
+def version_from_raw(raw: bytes | str) -> Version:
+    obj = canonical.loads(raw)
+    vv = dict(obj["v"])
+    vv[obj["o"]] = obj["c"]
+    return Version(origin=obj["o"], counter=obj["c"], op=obj["op"], data=obj["d"],
+                   vv=dict(sorted(vv.items())), ts=obj["t"], collection=obj["k"], rid=obj["i"])
+
+
+class Store:
+    """One device's records and sync state in one SQLite file."""
+
+    def __init__(self, path: Path | str, device_id: str) -> None:
+        self.path = Path(path)
+        self.device_id = device_id
+        try:
+            conn = sqlite3.connect(str(self.path), isolation_level=None, timeout=30)
+            self.db = sqlite_utils.Database(conn)
+            self.conn = conn
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=FULL")
+            conn.execute("PRAGMA foreign_keys=ON")
+            conn.execute("PRAGMA cache_size=-32768")
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"store {self.path} cannot be opened: {exc}") from exc
+        self._policies: dict[str, str] = {}
+
+    # --- schema ----------------------------------------------------------------------
+
+    def _migrate(self) -> None:
+        cur = self.conn.execute(
+            "SELECT name FROM sqlite_master WHERE type='table' AND name='meta'").fetchone()
+        version = 0
+        if cur:
+            row = self.conn.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
+            version = int(row[0]) if row else 0
+        if version > SCHEMA_VERSION:
+            raise StoreError(f"store schema {version} is newer than this sneakersync "
+                             f"understands ({SCHEMA_VERSION})", hints=("upgrade sneakersync",))
+        if version < SCHEMA_VERSION:
+            with self.transaction():
+                for stmt in _SCHEMA:
+                    self.conn.execute(stmt)
+                self._set_meta("schema", str(SCHEMA_VERSION))
+                if self._get_meta("counter") is None:
+                    self._set_meta("counter", "0")
+                self._set_meta("device_id", self.device_id)
+        stored = self._get_meta("device_id")
+        if stored != self.device_id:
+            raise StoreError("store belongs to another device")
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def transaction(self) -> "_Tx":
+        return _Tx(self.conn)
+
+    def _get_meta(self, key: str) -> str | None:
+        row = self.conn.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def _set_meta(self, key: str, value: str) -> None:
+        self.conn.execute("INSERT INTO meta(key, value) VALUES(?, ?) ON CONFLICT(key) "
+                          "DO UPDATE SET value=excluded.value", (key, value))
+
+    def get_setting(self, key: str, default: str | None = None) -> str | None:
+        got = self._get_meta("setting:" + key)
+        return default if got is None else got
+
+    def set_setting(self, key: str, value: str) -> None:
+        with self.transaction():
+            self._set_meta("setting:" + key, value)
+
+    @property
+    def counter(self) -> int:
+        return int(self._get_meta("counter") or 0)
+
+    # --- policies --------------------------------------------------------------------
+
+    def policy(self, collection: str) -> str:
+        got = self._policies.get(collection)
+        if got is None:
+            row = self.conn.execute("SELECT policy FROM collections WHERE name=?",
+                                    (collection,)).fetchone()
+            got = row[0] if row else (self.get_setting("default_policy") or resolve.DEFAULT_POLICY)
+            self._policies[collection] = str(got)
+        return str(got)
+
+    def set_policy(self, collection: str, policy: str) -> None:
+        check_collection(collection)
+        resolve.check_policy(policy)
+        with self.transaction():
+            self.conn.execute("INSERT INTO collections(name, policy) VALUES(?, ?) ON CONFLICT(name)"
+                              " DO UPDATE SET policy=excluded.policy", (collection, policy))
+            self._policies.pop(collection, None)
+            rids = [r[0] for r in self.conn.execute(
+                "SELECT rid FROM records WHERE collection=? AND frontier IS NOT NULL",
+                (collection,))]
+            for rid in rids:
+                self._rewrite(collection, rid, self._frontier(collection, rid))
+
+    # --- reading ---------------------------------------------------------------------
+
+    def get(self, collection: str, rid: str, *, include_deleted: bool = False) -> Record:
+        row = self.conn.execute(
+            "SELECT data, deleted, vv, origin, counter, conflict, open, fork_of FROM records "
+            "WHERE collection=? AND rid=?", (collection, rid)).fetchone()
+        if row is None or (row[1] and not include_deleted):
+            raise NotFoundError(f"no record {rid!r} in collection {collection!r}")
+        return Record(collection, rid, json.loads(row[0]) if row[0] else None, bool(row[1]),
+                      json.loads(row[2]), row[3], row[4], row[5], bool(row[6]), row[7])
+
+    def rows(self, collection: str) -> Iterator[tuple[str, dict[str, Any]]]:
+        for rid, data in self.conn.execute(
+                "SELECT rid, data FROM records WHERE collection=? AND deleted=0 ORDER BY rid",
+                (collection,)):
+            yield rid, json.loads(data)
+
+    def collections(self) -> list[dict[str, Any]]:
+        out = []
+        for name, live, deleted in self.conn.execute(
+                "SELECT collection, SUM(deleted=0), SUM(deleted=1) FROM records "
+                "GROUP BY collection ORDER BY collection"):
+            out.append({"name": name, "records": live, "deleted": deleted,
+                        "policy": self.policy(name)})
+        return out
+
+    def snapshot(self) -> dict[str, Any]:
+        """Everything a user can see, for convergence comparisons in tests and demos."""
+        recs = [list(r) for r in self.conn.execute(
+            "SELECT collection, rid, data, deleted, conflict, open FROM records "
+            "ORDER BY collection, rid")]
+        return {"records": recs}
+
+    # --- local writes ----------------------------------------------------------------
+
+    def put(self, collection: str, data: dict[str, Any], rid: str | None = None,
+            *, ts: int | None = None) -> str:
+        rid = rid if rid is not None else str(uuid.uuid4())
+        self.write_many(collection, [(rid, data)], ts=ts)
+        return rid
+
+    def delete(self, collection: str, rid: str, *, ts: int | None = None) -> None:
+        check_collection(collection)
+        with self.transaction():
+            row = self.conn.execute("SELECT deleted FROM records WHERE collection=? AND rid=?",
+                                    (collection, rid)).fetchone()
+            if row is None or row[0]:
+                raise NotFoundError(f"no record {rid!r} in collection {collection!r}")
+            self._local_change(collection, rid, "del", None, ts if ts is not None else now_ms())
+
+    def write_many(self, collection: str, items: Iterable[tuple[str | None, dict[str, Any]]],
+                   *, ts: int | None = None,
+                   progress: Callable[[int], None] | None = None) -> list[str]:
+        """Create or update many records in one transaction; returns their ids."""
+        check_collection(collection)
+        stamp = ts if ts is not None else now_ms()
+        ids: list[str] = []
+        with self.transaction():
+            # on an empty collection only ids written by this call can exist already
+            written: set[str] | None = set() if self.conn.execute(
+                "SELECT 1 FROM records WHERE collection=? LIMIT 1",
+                (collection,)).fetchone() is None else None
+            fresh: list[tuple[str, dict[str, Any], str]] = []
+            for rid, data in items:
+                rid = check_rid(rid) if rid is not None else str(uuid.uuid4())
+                if not isinstance(data, dict):
+                    raise UsageError("a record must be a JSON object")
+                fresh.append((rid, data, canonical.dumps(data)))
+                ids.append(rid)
+                if len(fresh) >= 5000:
+                    self._write_batch(collection, fresh, stamp, written)
+                    if progress:
+                        progress(len(fresh))
+                    fresh = []
+            if fresh:
+                self._write_batch(collection, fresh, stamp, written)
+                if progress:
+                    progress(len(fresh))
+        return ids
+
+    def _write_batch(self, collection: str, items: list[tuple[str, dict[str, Any], str]],
+                     ts: int, written: set[str] | None) -> None:
+        if written is None:
+            existing = self._existing(collection, [rid for rid, _, _ in items])
+        else:
+            existing = {rid for rid, _, _ in items if rid in written}
+            written.update(rid for rid, _, _ in items)
+        seen: set[str] = set()
+        me = self.device_id
+        counter = self.counter
+        change_rows = []
+        record_rows = []
+        for rid, data, data_json in items:
+            if rid in existing or rid in seen:
+                # flush what we have, then take the careful path for an update
+                if change_rows:
+                    self._insert_fresh(change_rows, record_rows, counter)
+                    change_rows, record_rows = [], []
+                self._local_change(collection, rid, "put", data, ts)
+                counter = self.counter
+                seen.add(rid)
+                existing.add(rid)
+                continue
+            seen.add(rid)
+            counter += 1
+            vv_json = f'{{"{me}":{counter}}}'
+            raw = change_line(counter, data_json, rid, collection, me, "put", ts, "{}")
+            change_rows.append((me, counter, collection, rid, "put", ts, raw,
+                                merkle.leaf_hash(raw), ts))
+            record_rows.append((collection, rid, data_json, me, counter, vv_json))
+        if change_rows:
+            self._insert_fresh(change_rows, record_rows, counter)
+
+    def _insert_fresh(self, change_rows: list[tuple[Any, ...]], record_rows: list[tuple[Any, ...]],
+                      counter: int) -> None:
+        self.conn.executemany(
+            "INSERT INTO changes(origin, counter, collection, rid, op, ts, raw, hash, received_at)"
+            " VALUES(?,?,?,?,?,?,?,?,?)", change_rows)
+        self.conn.executemany(
+            "INSERT INTO records(collection, rid, data, deleted, origin, counter, vv)"
+            " VALUES(?,?,?,0,?,?,?)", record_rows)
+        self._set_meta("counter", str(counter))
+
+    def _existing(self, collection: str, rids: Sequence[str]) -> set[str]:
+        out: set[str] = set()
+        for i in range(0, len(rids), 500):
+            chunk = rids[i:i + 500]
+            marks = ",".join("?" * len(chunk))
+            out.update(r[0] for r in self.conn.execute(
+                f"SELECT rid FROM records WHERE collection=? AND rid IN ({marks})",
+                (collection, *chunk)))
+        return out
+
+    def _local_change(self, collection: str, rid: str, op: str, data: dict[str, Any] | None,
+                      ts: int, *, settle: bool = False) -> None:
+        """Append one edit by this device and rewrite what users see.
+
+        The new version descends from the whole frontier (the user saw the
+        resolved value), except when editing the winner of a forked record,
+        where the losers stay their own records; ``settle`` (a conflict decision)
+        always descends from every version.
+        """
+        frontier = self._frontier(collection, rid)
+        if not settle and len(frontier) > 1 and self.policy(collection) == "fork":
+            base = resolve.resolve("fork", collection, rid, frontier).rows[0].winner.vv
+        else:
+            base = vclock.merge(*(v.vv for v in frontier))
+        counter = self.counter + 1
+        vv = vclock.advance(base, self.device_id, counter)
+        raw = encode_change(self.device_id, counter, collection, rid, op, data, vv, ts)
+        self.conn.execute(
+            "INSERT INTO changes(origin, counter, collection, rid, op, ts, raw, hash, received_at)"
+            " VALUES(?,?,?,?,?,?,?,?,?)",
+            (self.device_id, counter, collection, rid, op, ts, raw, merkle.leaf_hash(raw), ts))
+        self._set_meta("counter", str(counter))
+        new = Version(self.device_id, counter, op, data, vv, ts)
+        kept, _ = resolve.add_version(frontier, new)
+        self._rewrite(collection, rid, kept)
+
+    # --- frontier and visible rows --------------------------------------------------
+
+    def _frontier(self, collection: str, rid: str) -> list[Version]:
+        row = self.conn.execute(
+            "SELECT origin, counter, frontier, fork_of FROM records WHERE collection=? AND rid=?",
+            (collection, rid)).fetchone()
+        if row is None or row[3] is not None:
+            return []  # no record, or only a derived fork row (no history of its own yet)
+        keys = json.loads(row[2]) if row[2] else [[row[0], row[1]]]
+        return [self._version(o, c) for o, c in keys]
+
+    def _version(self, origin: str, counter: int) -> Version:
+        row = self.conn.execute("SELECT raw FROM changes WHERE origin=? AND counter=?",
+                                (origin, counter)).fetchone()
+        if row is None:
+            raise StoreError(f"store is missing change {origin}:{counter}")
+        return version_from_raw(row[0])
+
+    def _history(self, collection: str, rid: str) -> list[Version]:
+        return [version_from_raw(raw) for (raw,) in self.conn.execute(
+            "SELECT raw FROM changes WHERE collection=? AND rid=?", (collection, rid))]
+
+    def _rewrite(self, collection: str, rid: str, frontier: list[Version]) -> resolve.Resolution:
+        policy = self.policy(collection)
+        base = None
+        if len(frontier) > 1 and policy in ("merge", "manual"):
+            base = resolve.common_ancestor(self._history(collection, rid), frontier)
+        res = resolve.resolve(policy, collection, rid, frontier, base)
+        fkeys = canonical.dumps([[v.origin, v.counter] for v in frontier]) \
+            if len(frontier) > 1 else None
+        self.conn.execute("DELETE FROM records WHERE collection=? AND fork_of=?", (collection, rid))
+        for i, vis in enumerate(res.rows):
+            w = vis.winner
+            if i == 0:
+                self.conn.execute(
+                    "INSERT INTO records(collection, rid, data, deleted, origin, counter, vv,"
+                    " frontier, conflict, open, fork_of) VALUES(?,?,?,?,?,?,?,?,?,?,NULL)"
+                    " ON CONFLICT(collection, rid) DO UPDATE SET data=excluded.data,"
+                    " deleted=excluded.deleted, origin=excluded.origin, counter=excluded.counter,"
+                    " vv=excluded.vv, frontier=excluded.frontier, conflict=excluded.conflict,"
+                    " open=excluded.open, fork_of=NULL",
+                    (collection, rid, canonical.dumps(vis.data) if vis.data is not None else None,
+                     1 if vis.data is None else 0, w.origin, w.counter, canonical.dumps(w.vv),
+                     fkeys, res.conflict_id, 1 if res.open else 0))
+            else:
+                self.conn.execute(
+                    "INSERT INTO records(collection, rid, data, deleted, origin, counter, vv,"
+                    " frontier, conflict, open, fork_of) VALUES(?,?,?,0,?,?,?,NULL,?,0,?)"
+                    " ON CONFLICT(collection, rid) DO NOTHING",
+                    (collection, vis.rid, canonical.dumps(vis.data), w.origin, w.counter,
+                     canonical.dumps(w.vv), res.conflict_id, rid))
+        return res
+
+    # --- applying changes from others ----------------------------------------------
+
+    def apply_remote(self, changes: Sequence[tuple[bytes, Version, int | None, bytes]],
+                     stats: ApplyStats) -> None:
+        """Apply verified changes ``(raw, version, segment id, leaf hash)``.
+
+        The caller holds the transaction.
+
+        Changes already held are skipped (idempotence); the same (origin, counter)
+        with different bytes is an equivocation and fails the whole packet.
+        """
+        stamp = now_ms()
+        known = self._known_hashes(changes)
+        new: list[tuple[bytes, Version, int | None, bytes]] = []
+        batch_keys: set[tuple[str, int]] = set()
+        for raw, v, segment, h in changes:
+            have = known.get((v.origin, v.counter))
+            if have is None and (v.origin, v.counter) in batch_keys:
+                stats.duplicates += 1
+                continue
+            if have is not None:
+                if have != h:
+                    from sneakersync.errors import AuthError
+                    raise AuthError(f"device {v.origin} signed two different changes "
+                                    f"numbered {v.counter}")
+                stats.duplicates += 1
+                continue
+            batch_keys.add((v.origin, v.counter))
+            new.append((raw, v, segment, h))
+        if not new:
+            return
+        self.conn.executemany(
+            "INSERT INTO changes(origin, counter, collection, rid, op, ts, raw, hash, segment,"
+            " received_at) VALUES(?,?,?,?,?,?,?,?,?,?)",
+            [(v.origin, v.counter, v.collection, v.rid, v.op, v.ts, raw, h, seg, stamp)
+             for raw, v, seg, h in new])
+        stats.applied += len(new)
+        # records that exist already, or that get several versions in this batch, take the
+        # careful path; the rest are new records with a single version
+        targets: dict[tuple[str, str], int] = {}
+        for _, v, _, _ in new:
+            targets[(v.collection, v.rid)] = targets.get((v.collection, v.rid), 0) + 1
+        existing = self._existing_pairs(list(targets))
+        fresh_rows = []
+        for raw, v, _, _ in new:
+            key = (v.collection, v.rid)
+            if key in existing or targets[key] > 1:
+                self._apply_one(v, stats)
+                continue
+            data_json = v.data_json if v.data_json is not None or v.data is None \
+                else canonical.dumps(v.data)
+            fresh_rows.append((v.collection, v.rid, data_json, 1 if v.op == "del" else 0,
+                               v.origin, v.counter, v.vv_json or canonical.dumps(v.vv)))
+        if fresh_rows:
+            self.conn.executemany(
+                "INSERT INTO records(collection, rid, data, deleted, origin, counter, vv)"
+                " VALUES(?,?,?,?,?,?,?)", fresh_rows)
+
+    def _apply_one(self, v: Version, stats: ApplyStats) -> None:
+        frontier = self._frontier(v.collection, v.rid)
+        kept, changed = resolve.add_version(frontier, v)
+        if not changed and len(kept) > 1 and self.policy(v.collection) in ("merge", "manual"):
+            # an older version arrived late: it may be the common ancestor the merge uses,
+            # so what users see is worked out again (the same on every device)
+            self._rewrite(v.collection, v.rid, kept)
+            return
+        if changed:
+            res = self._rewrite(v.collection, v.rid, kept)
+            if res.conflict:
+                stats.conflicts += 1
+                if res.open:
+                    stats.open_conflicts += 1
+
+    def _known_hashes(self, changes: Sequence[tuple[bytes, Version, int | None, bytes]]
+                      ) -> dict[tuple[str, int], bytes]:
+        spans: dict[str, list[int]] = {}
+        for _, v, _, _ in changes:
+            span = spans.setdefault(v.origin, [v.counter, v.counter])
+            span[0] = min(span[0], v.counter)
+            span[1] = max(span[1], v.counter)
+        out: dict[tuple[str, int], bytes] = {}
+        for origin, (lo, hi) in spans.items():
+            for c, h in self.conn.execute(
+                    "SELECT counter, hash FROM changes WHERE origin=? AND counter BETWEEN ? AND ?",
+                    (origin, lo, hi)):
+                out[(origin, c)] = bytes(h)
+        return out
+
+    def _existing_pairs(self, keys: list[tuple[str, str]]) -> set[tuple[str, str]]:
+        by_coll: dict[str, list[str]] = {}
+        for coll, rid in keys:
+            by_coll.setdefault(coll, []).append(rid)
+        out: set[tuple[str, str]] = set()
+        for coll, rids in by_coll.items():
+            if self.conn.execute("SELECT 1 FROM records WHERE collection=? LIMIT 1",
+                                 (coll,)).fetchone() is None:
+                continue
+            out.update((coll, r) for r in self._existing(coll, rids))
+        return out
+
+    def add_segment(self, origin: str, first: int, last: int, root: bytes, sig: bytes,
+                    known: dict[tuple[int, int], bytes]) -> int:
+        row = self.conn.execute(
+            "SELECT id FROM segments WHERE origin=? AND first=? AND last=? AND root=?",
+            (origin, first, last, root)).fetchone()
+        if row:
+            return int(row[0])
+        cur = self.conn.execute(
+            "INSERT INTO segments(origin, first, last, root, sig, known) VALUES(?,?,?,?,?,?)",
+            (origin, first, last, root, sig,
+             canonical.dumps({f"{lo},{hi}": h.hex() for (lo, hi), h in known.items()})))
+        return int(cur.lastrowid or 0)
+
+    # --- conflicts --------------------------------------------------------------------
+
+    def conflicts(self, *, include_settled: bool = False) -> list[dict[str, Any]]:
+        """Open conflicts (and, with ``include_settled``, those a policy settled)."""
+        out = []
+        for collection, rid, cid, open_, frontier in self.conn.execute(
+                "SELECT collection, rid, conflict, open, frontier FROM records WHERE "
+                "conflict IS NOT NULL AND fork_of IS NULL AND frontier IS NOT NULL "
+                + ("" if include_settled else "AND open=1 ") +
+                "ORDER BY collection, rid"):
+            versions = [self._version(o, c) for o, c in json.loads(frontier)]
+            out.append({
+                "conflict": cid, "collection": collection, "id": rid, "open": bool(open_),
+                "policy": self.policy(collection),
+                "versions": [{"origin": v.origin, "counter": v.counter, "op": v.op,
+                              "data": v.data, "ts": v.ts} for v in
+                             sorted(versions, key=resolve.lww_order, reverse=True)],
+            })
+        return out
+
+    def resolve_conflict(self, cid: str, *, pick: int | None = None,
+                         data: dict[str, Any] | None = None, ts: int | None = None) -> dict[str, Any]:
+        found = [c for c in self.conflicts(include_settled=True) if c["conflict"] == cid or
+                 f"{c['collection']}/{c['id']}" == cid]
+        if not found:
+            raise NotFoundError(f"no open conflict {cid!r}")
+        c = found[0]
+        if data is None:
+            if pick is None or not 1 <= pick <= len(c["versions"]):
+                raise UsageError(f"choose a version with --pick 1..{len(c['versions'])} "
+                                 "or give --data JSON")
+            chosen = c["versions"][pick - 1]
+            data = chosen["data"]
+        stamp = ts if ts is not None else now_ms()
+        with self.transaction():
+            self._local_change(c["collection"], c["id"], "put" if data is not None else "del",
+                               data, stamp, settle=True)
+        return {"conflict": c["conflict"], "collection": c["collection"], "id": c["id"],
+                "data": data}
+
+
+class _Tx:
+    """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on any exception. Nests (inner is a no-op)."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        self.outer = False
+
+    def __enter__(self) -> sqlite3.Connection:
+        if not self.conn.in_transaction:
+            try:
+                self.conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:
+                raise StoreError(f"store is busy: {exc}",
+                                 hints=("another sneakersync command may be running",)) from exc
+            self.outer = True
+        return self.conn
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        if not self.outer:
+            return
+        if exc_type is None:
+            self.conn.execute("COMMIT")
+        else:
+            self.conn.execute("ROLLBACK")

@@ -1,0 +1,561 @@
+"""Building packets for peers and applying packets from them.
+
+This module joins the sans-I/O codecs (body, packet, merkle) to the store.
+It never touches a drive: transports hand it bytes and get bytes back.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator, Sequence
+
+from sneakersync.wire import body as body_mod
+from sneakersync.wire import canonical
+from sneakersync.wire import crypto
+from sneakersync.wire import merkle
+from sneakersync.wire import packet
+from sneakersync.store import peers as peers_mod
+from sneakersync.wire import revocation
+from sneakersync.store import revocations as revocation_store
+from sneakersync.sync import selection
+from sneakersync.errors import AuthError, NoMatchError, RevokedError, SneakersyncError, UsageError
+from sneakersync.store.durable import write_durably
+from sneakersync.store.home import Home
+from sneakersync.wire.identity import Card
+from sneakersync.store.peers import Peer
+from sneakersync.wire.revocation import Revocation
+from sneakersync.store.records import ApplyStats, Store, now_ms
+
+Ranges = list[list[int]]
+
+
+# --- knowledge ----------------------------------------------------------------------
+
+def held_ranges(store: Store) -> dict[str, Ranges]:
+    """Per origin, the counters this device holds, as [first, last] ranges."""
+    out: dict[str, Ranges] = {}
+    for origin, lo, hi in store.conn.execute(
+            "SELECT origin, MIN(counter), MAX(counter) FROM (SELECT origin, counter, "
+            "counter - ROW_NUMBER() OVER (PARTITION BY origin ORDER BY counter) AS grp "
+            "FROM changes) GROUP BY origin, grp ORDER BY origin, 2"):
+        out.setdefault(origin, []).append([lo, hi])
+    return out
+
+
+def union(a: Ranges, b: Ranges) -> Ranges:
+    merged: Ranges = []
+    for lo, hi in sorted([list(r) for r in a] + [list(r) for r in b]):
+        if merged and lo <= merged[-1][1] + 1:
+            merged[-1][1] = max(merged[-1][1], hi)
+        else:
+            merged.append([lo, hi])
+    return merged
+
+
+def subtract(a: Ranges, b: Ranges) -> Ranges:
+    """Counters in ``a`` and not in ``b``."""
+    out: Ranges = []
+    b = union(b, [])
+    for lo, hi in a:
+        cur = lo
+        for blo, bhi in b:
+            if bhi < cur or blo > hi:
+                continue
+            if blo > cur:
+                out.append([cur, blo - 1])
+            cur = max(cur, bhi + 1)
+            if cur > hi:
+                break
+        if cur <= hi:
+            out.append([cur, hi])
+    return out
+
+
+def peer_knowledge(store: Store, peer_id: str) -> dict[str, Ranges]:
+    known: dict[str, Ranges] = {}
+    for origin, ranges in store.conn.execute(
+            "SELECT origin, ranges FROM knowledge WHERE peer=?", (peer_id,)):
+        known[origin] = union(known.get(origin, []), json.loads(ranges))
+    return known
+
+
+def record_knowledge(store: Store, peer_id: str, source: str, ranges: dict[str, Ranges]) -> None:
+    for origin, rs in ranges.items():
+        row = store.conn.execute(
+            "SELECT ranges FROM knowledge WHERE peer=? AND origin=? AND source=?",
+            (peer_id, origin, source)).fetchone()
+        merged = union(json.loads(row[0]) if row else [], rs)
+        store.conn.execute(
+            "INSERT INTO knowledge(peer, origin, source, ranges) VALUES(?,?,?,?) "
+            "ON CONFLICT(peer, origin, source) DO UPDATE SET ranges=excluded.ranges",
+            (peer_id, origin, source, canonical.dumps(merged)))
+
+
+# --- export -------------------------------------------------------------------------
+
+Selector = Callable[[Peer, str, bytes], bool]  # (peer, collection, raw change) -> share?
+
+
+@dataclass
+class Outgoing:
+    data: bytes
+    packet_id: str
+    recipients: list[Peer]
+    changes: int
+    sent: dict[str, dict[str, Ranges]]  # peer id -> origin -> ranges
+    revocations: list[Revocation] = field(default_factory=list)
+
+    def commit(self, store: Store) -> None:
+        """Remember what each recipient now has (call once the packet is safely written)."""
+        with store.transaction():
+            for peer_id, ranges in self.sent.items():
+                record_knowledge(store, peer_id, "sent", ranges)
+            if self.revocations:
+                revocation_store.mark_sent(store, self.sent, self.revocations)
+
+
+def _needed_for(store: Store, peer: Peer, held: dict[str, Ranges], full: bool
+                ) -> dict[str, Ranges]:
+    known = {} if full else peer_knowledge(store, peer.device_id)
+    out = {}
+    for origin, rs in held.items():
+        if origin == peer.device_id:
+            continue  # never send a device its own changes
+        need = subtract(rs, known.get(origin, []))
+        if need:
+            out[origin] = need
+    return out
+
+
+def build_export(home: Home, store: Store, recipients: Sequence[Peer], *,
+                 selector: Selector | None = None, use_rules: bool = True, full: bool = False,
+                 rng: crypto.Rng = crypto.system_rng, level: int = 7, pad_to: int = 4096,
+                 now: int | None = None, dictionary: bool = True) -> Outgoing | None:
+    """One packet for ``recipients`` holding everything any of them lacks and *all*
+    of them may see: ``selector`` (default: the store's share rules, see
+    :mod:`sneakersync.sync.selection`, unless ``use_rules=False``).  Use
+    :func:`build_exports` for recipients whose rules differ.  Every packet also
+    carries the revocation statements this device holds.
+
+    Returns None when no recipient lacks anything (and no statement is new to one).
+    """
+    if not recipients:
+        raise UsageError("no recipients: add a peer first (sneakersync peer add CARD)")
+    for p in recipients:
+        if p.revoked:
+            raise UsageError(f"peer {p.name!r} is revoked; packets are no longer made for it")
+    if selector is None and use_rules:
+        selector = selection.selector_for(store)
+    held = held_ranges(store)
+    per_peer = {p.device_id: _needed_for(store, p, held, full) for p in recipients}
+    wanted: dict[str, Ranges] = {}
+    for need in per_peer.values():
+        for origin, rs in need.items():
+            wanted[origin] = union(wanted.get(origin, []), rs)
+    # selection: a change goes only if every recipient may see it (all can decrypt the packet)
+    segments: list[body_mod.Segment] = []
+    sent: dict[str, dict[str, Ranges]] = {p.device_id: {} for p in recipients}
+    total = 0
+    origins_cards: dict[str, str] = {}
+    for origin in sorted(wanted):
+        rows = _fetch(store, origin, wanted[origin])
+        if selector is not None:
+            rows = [r for r in rows if all(selector(p, r[1], r[2]) for p in recipients)]
+        if not rows:
+            continue
+        counters = [r[0] for r in rows]
+        if origin == store.device_id:
+            segments.append(_own_segment(home, store, counters, [r[2] for r in rows]))
+        else:
+            segments.extend(_relayed_segments(store, origin, rows))
+        card = _card_of(store, origin, home)
+        if card:
+            origins_cards[origin] = card
+        total += len(rows)
+        for p in recipients:
+            mine = [r[0] for r in rows]  # only what went into this packet
+            need = set()
+            for lo, hi in per_peer[p.device_id].get(origin, []):
+                need.update(c for c in mine if lo <= c <= hi)
+            if need:
+                sent[p.device_id][origin] = body_mod.ranges_from(sorted(need))
+    revocations, unsent = revocation_store.for_export(store, recipients, full=full)
+    if total == 0 and not unsent:
+        return None
+    origins_cards.setdefault(store.device_id, home.card.encode())
+    extra: dict[str, Any] = {}
+    policies = explicit_policies(store)
+    if policies:
+        extra["policies"] = policies
+    if revocations:
+        extra["revocations"] = [r.to_json() for r in revocations]
+    b = body_mod.Body(sender=store.device_id, created=now if now is not None else now_ms(),
+                      to=[p.device_id for p in recipients], manifest=held,
+                      origins=origins_cards, segments=segments, extra=extra)
+    zd = None
+    if dictionary:
+        from sneakersync.wire.dictionary import builtin, default_id
+
+        did = default_id()
+        zd = builtin().get(did) if did is not None else None
+    data = packet.seal(home.keys, [p.enc_pub for p in recipients], body_mod.encode(b), rng=rng,
+                       level=level, pad_to=pad_to, dictionary=zd)
+    return Outgoing(data, packet.packet_id(data), list(recipients), total, sent, revocations)
+
+
+def build_exports(home: Home, store: Store, recipients: Sequence[Peer], *,
+                  selector: Selector | None = None, use_rules: bool = True, **kw: Any
+                  ) -> list[Outgoing]:
+    """Packets for ``recipients``: one per group of recipients that may see the same
+    things under the share rules (one packet in all when no rules tell them apart)."""
+    if not recipients:
+        raise UsageError("no recipients: add a peer first (sneakersync peer add CARD)")
+    groups = ([list(recipients)] if selector is not None or not use_rules
+              else selection.group_recipients(store, recipients))
+    out = []
+    for group in groups:
+        o = build_export(home, store, group, selector=selector, use_rules=use_rules, **kw)
+        if o is not None:
+            out.append(o)
+    return out
+
+
+def _fetch(store: Store, origin: str, ranges: Ranges) -> list[tuple[int, str, bytes, int | None]]:
+    rows: list[tuple[int, str, bytes, int | None]] = []
+    for lo, hi in ranges:
+        rows.extend((c, k, bytes(raw), seg) for c, k, raw, seg in store.conn.execute(
+            "SELECT counter, collection, raw, segment FROM changes WHERE origin=? AND counter "
+            "BETWEEN ? AND ? AND length(raw) > 0 ORDER BY counter", (origin, lo, hi)))
+            # (pruned changes keep their hash but not their bytes: they are not sent again)
+    return rows
+
+
+def _own_segment(home: Home, store: Store, counters: list[int], raws: list[bytes]
+                 ) -> body_mod.Segment:
+    first, last = counters[0], counters[-1]
+    hashes = [bytes(h) for (h,) in store.conn.execute(
+        "SELECT hash FROM changes WHERE origin=? AND counter BETWEEN ? AND ? ORDER BY counter",
+        (store.device_id, first, last))]
+    if len(hashes) != last - first + 1:
+        raise SneakersyncError("own change log has a gap; the store is damaged")
+    root = merkle.root(hashes)
+    proof = merkle.prove(lambda lo, hi: merkle.root(hashes[lo - first:hi - first]), first, last,
+                         counters) if len(counters) != len(hashes) else []
+    sig = body_mod.sign_segment(home.keys.sign_secret, store.device_id, first, last, root)
+    return body_mod.Segment(store.device_id, first, last, root, sig, proof, raws)
+
+
+def _relayed_segments(store: Store, origin: str, rows: list[tuple[int, str, bytes, int | None]]
+                      ) -> list[body_mod.Segment]:
+    by_seg: dict[int, list[tuple[int, bytes]]] = {}
+    for c, _k, raw, seg in rows:
+        if seg is None:
+            raise SneakersyncError(f"change {origin}:{c} has no origin signature on record")
+        by_seg.setdefault(seg, []).append((c, raw))
+    out = []
+    for seg_id, items in sorted(by_seg.items()):
+        first, last, root, sig, known_json = store.conn.execute(
+            "SELECT first, last, root, sig, known FROM segments WHERE id=?", (seg_id,)).fetchone()
+        leaves = {c: bytes(h) for c, h in store.conn.execute(
+            "SELECT counter, hash FROM changes WHERE origin=? AND counter BETWEEN ? AND ?",
+            (origin, first, last))}
+        known = {tuple(int(x) for x in k.split(",")): bytes.fromhex(v)
+                 for k, v in json.loads(known_json).items()}
+        sub = merkle.subtree_from(leaves, known)  # type: ignore[arg-type]
+        counters = [c for c, _ in items]
+        proof = merkle.prove(sub, first, last, counters)
+        out.append(body_mod.Segment(origin, first, last, bytes(root), bytes(sig), proof,
+                                    [raw for _, raw in items]))
+    return out
+
+
+def _card_of(store: Store, device_id: str, home: Home) -> str | None:
+    if device_id == store.device_id:
+        return str(home.card.encode())
+    row = store.conn.execute("SELECT card FROM peers WHERE device_id=?", (device_id,)).fetchone()
+    if row:
+        return str(row[0])
+    row = store.conn.execute("SELECT card FROM cards WHERE device_id=?", (device_id,)).fetchone()
+    return str(row[0]) if row else None
+
+
+# --- import -------------------------------------------------------------------------
+
+@dataclass
+class ImportReport:
+    packets: int = 0
+    imported: int = 0
+    duplicates: int = 0
+    not_for_me: int = 0
+    quarantined: int = 0
+    changes_applied: int = 0
+    changes_duplicate: int = 0
+    revocations: int = 0
+    conflicts: int = 0
+    open_conflicts: int = 0
+    rejected: list[dict[str, str]] = field(default_factory=list)
+    held: list[dict[str, str]] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        return {"packets": self.packets, "imported": self.imported,
+                "duplicates": self.duplicates, "not_for_me": self.not_for_me,
+                "quarantined": self.quarantined, "changes_applied": self.changes_applied,
+                "conflicts": self.conflicts, "open_conflicts": self.open_conflicts,
+                "revocations": self.revocations, "rejected": self.rejected,
+                "quarantine": self.held}
+
+
+class Quarantine(Exception):
+    """Internal signal: the packet is authentic but its sender is not accepted yet."""
+
+    def __init__(self, sender: str, reason: str) -> None:
+        super().__init__(reason)
+        self.sender = sender
+        self.reason = reason
+
+
+def seen_status(store: Store, pid: str) -> str | None:
+    row = store.conn.execute("SELECT status FROM packets WHERE packet_id=?", (pid,)).fetchone()
+    return None if row is None else str(row[0])
+
+
+def mark(store: Store, pid: str, status: str, sender: str | None = None, changes: int = 0,
+         detail: str | None = None) -> None:
+    store.conn.execute(
+        "INSERT INTO packets(packet_id, status, sender, at, changes, detail) VALUES(?,?,?,?,?,?) "
+        "ON CONFLICT(packet_id) DO UPDATE SET status=excluded.status, sender=excluded.sender, "
+        "at=excluded.at, changes=excluded.changes, detail=excluded.detail",
+        (pid, status, sender, now_ms(), changes, detail))
+
+
+def import_packet(home: Home, store: Store, data: bytes, report: ImportReport, *,
+                  name: str = "", allow_unknown: bool = False,
+                  max_body: int | None = None) -> str:
+    """Apply one packet. Returns its status; never raises for a bad packet (it is reported)."""
+    report.packets += 1
+    pid = packet.packet_id(data)
+    status = seen_status(store, pid)
+    if status in ("imported", "duplicate"):
+        report.duplicates += 1
+        return "duplicate"
+    if status == "not_for_me":
+        report.not_for_me += 1
+        return "not_for_me"
+    try:
+        with no_cyclic_gc():
+            result = _apply(home, store, data, pid, report, allow_unknown, max_body)
+    except NoMatchError:
+        with store.transaction():
+            mark(store, pid, "not_for_me")
+        report.not_for_me += 1
+        return "not_for_me"
+    except Quarantine as q:
+        qpath = home.quarantine_dir / f"{pid}.pkt"
+        if not qpath.exists():
+            write_durably(qpath, data)
+        with store.transaction():
+            mark(store, pid, "quarantined", q.sender, detail=q.reason)
+        report.quarantined += 1
+        report.held.append({"file": name or pid, "sender": q.sender, "reason": q.reason})
+        return "quarantined"
+    except SneakersyncError as err:
+        report.rejected.append({"file": name or pid, "error": f"{err.layer}: {err}"})
+        return "rejected"
+    return result
+
+
+@dataclass
+class Incoming:
+    """An opened, authenticated packet: who signed it and what its body says."""
+
+    body: body_mod.Body
+    signer: Peer | None  # the known peer whose key signed it, if any
+    card: Card | None  # the sender's own card carried in the body
+    statements: list[Any]  # revocation statements it carries
+
+    @property
+    def sender_card_text(self) -> str:
+        if self.signer is not None:
+            return self.signer.card
+        assert self.card is not None
+        return self.card.encode()
+
+
+def open_incoming(home: Home, store: Store, data: bytes, *, max_body: int) -> Incoming:
+    """Decrypt, verify the envelope and check the body names its signer and us.
+
+    Raises for a revoked signer, a body that disagrees with its signature, an
+    unknown signer without a matching card, or a body not addressed to us.
+    """
+    def accept(sign_pub: bytes) -> None:
+        p = peers_mod.by_sign_key(store, sign_pub)
+        if p is not None and p.revoked:
+            raise RevokedError(f"sender {p.name!r} is revoked")
+
+    opened = packet.open_packet(data, home.keys.enc_secret, accept_sender=accept,
+                                max_body=max_body)
+    b = body_mod.decode(opened.body)
+    signer = peers_mod.by_sign_key(store, opened.envelope.sender_sign_public)
+    card = body_mod.card_for(b, b.sender)
+    if signer is not None:
+        if signer.device_id != b.sender:
+            raise AuthError("body names a different sender than the one who signed it")
+    elif card is None or card.sign_public != opened.envelope.sender_sign_public:
+        raise AuthError("packet signer is unknown and carries no matching identity card")
+    if store.device_id not in b.to:
+        raise AuthError("packet body does not list this device as a recipient")
+    statements = revocation.decode_list(b.extra.get("revocations"))
+    revocation_store.ensure_tables(store)
+    return Incoming(b, signer, card, statements)
+
+
+def apply_segments(home: Home, store: Store, b: body_mod.Body,
+                   verified: Sequence[body_mod.Verified], stats: ApplyStats) -> None:
+    """Apply verified segments inside the caller's transaction: changes of revoked
+    origins past their limit are dropped, relayed segments are kept for forwarding,
+    and origin cards are remembered."""
+    for v in verified:
+        origin = v.segment.origin
+        limit = _revoked_limit(store, origin)
+        items = [(raw, ver, h) for raw, ver, h in zip(v.segment.changes, v.versions, v.hashes)
+                 if limit is None or ver.counter <= limit]
+        if not items:
+            continue
+        seg_id = None
+        if origin != store.device_id:
+            seg_id = store.add_segment(origin, v.segment.first, v.segment.last, v.segment.root,
+                                       v.segment.sig, v.known)
+        store.apply_remote([(raw, ver, seg_id, h) for raw, ver, h in items], stats)
+        card = b.origins.get(origin)
+        if card and origin != store.device_id:
+            store.conn.execute("INSERT OR IGNORE INTO cards(device_id, card) VALUES(?,?)",
+                               (origin, card))
+
+
+@contextmanager
+def no_cyclic_gc() -> Iterator[None]:
+    """Parsing a big packet makes millions of small objects and no cycles: the cyclic
+    collector would walk the growing heap again and again for nothing."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
+def _apply(home: Home, store: Store, data: bytes, pid: str, report: ImportReport,
+           allow_unknown: bool, max_body: int | None) -> str:
+    inc = open_incoming(home, store, data, max_body=max_body or (1 << 31))
+    b, p = inc.body, inc.signer
+    if not allow_unknown:
+        if p is None:
+            assert inc.card is not None
+            raise Quarantine(b.sender, f"sender {inc.card.name!r} ({b.sender}) is not a peer")
+        if p.trust != "trusted":
+            raise Quarantine(b.sender, f"peer {p.name!r} is not trusted yet (sneakersync peer trust)")
+    verified = body_mod.verify_segments(b, origin_keys(home, store))
+    stats = ApplyStats()
+    with store.transaction():
+        if seen_status(store, pid) in ("imported", "duplicate"):
+            report.duplicates += 1
+            return "duplicate"
+        # statements first: a revocation in this packet already limits its own segments
+        new_statements = revocation_store.apply_incoming(home, store, inc.statements)
+        apply_segments(home, store, b, verified, stats)
+        if p is not None:
+            record_knowledge(store, p.device_id, "acked", b.manifest)
+            peers_mod.touch(store, p.device_id)
+        else:
+            store.conn.execute("INSERT OR IGNORE INTO cards(device_id, card) VALUES(?,?)",
+                               (b.sender, inc.sender_card_text))
+        _note_co_recipients(store, b, verified)
+        adopt_policies(store, b)
+        mark(store, pid, "imported", b.sender, stats.applied)
+    report.imported += 1
+    report.revocations += new_statements
+    report.changes_applied += stats.applied
+    report.changes_duplicate += stats.duplicates
+    report.conflicts += stats.conflicts
+    report.open_conflicts += stats.open_conflicts
+    return "imported"
+
+
+def explicit_policies(store: Store) -> dict[str, str]:
+    return {name: policy for name, policy in store.conn.execute(
+        "SELECT name, policy FROM collections ORDER BY name")}
+
+
+def adopt_policies(store: Store, b: body_mod.Body) -> None:
+    """Collections with no local policy take the one their senders use.
+
+    Every device must settle conflicts the same way to converge; a policy set
+    on one device travels with its packets to devices that have not chosen one.
+    """
+    got = b.extra.get("policies")
+    if not isinstance(got, dict):
+        return
+    mine = explicit_policies(store)
+    for name, policy in sorted(got.items()):
+        if name in mine or policy not in ("lww", "merge", "fork", "manual"):
+            continue
+        try:
+            store.set_policy(name, policy)
+        except SneakersyncError:
+            continue
+
+
+def origin_keys(home: Home, store: Store) -> Callable[[str], bytes | None]:
+    """Ed25519 key of an origin device: ours, a peer's, or from a card seen before."""
+    def key_for(origin: str) -> bytes | None:
+        if origin == store.device_id:
+            return home.keys.sign_public
+        q = peers_mod.by_id(store, origin)
+        if q is not None:
+            return q.sign_pub
+        row = store.conn.execute("SELECT card FROM cards WHERE device_id=?", (origin,)).fetchone()
+        if row:
+            from sneakersync.wire.identity import decode_card
+            return decode_card(row[0]).sign_public
+        return None
+
+    return key_for
+
+
+def _note_co_recipients(store: Store, b: body_mod.Body,
+                        verified: Sequence[body_mod.Verified]) -> None:
+    """A packet on a shared stick went to every device in ``to``: assume they get it too.
+
+    Recorded as 'sent' knowledge (optimistic, like our own exports), so this
+    device does not forward the same changes to them again.
+    """
+    ranges: dict[str, Ranges] = {}
+    for v in verified:
+        if v.versions:
+            ranges[v.segment.origin] = union(ranges.get(v.segment.origin, []),
+                                             body_mod.ranges_from([x.counter for x in v.versions]))
+    if not ranges:
+        return
+    for other in b.to:
+        if other != store.device_id and other != b.sender and peers_mod.by_id(store, other):
+            record_knowledge(store, other, "sent", ranges)
+
+
+def _revoked_limit(store: Store, origin: str) -> int | None:
+    """Highest counter of ``origin`` still accepted: the lowest of the peer's own
+    revocation here and every remembered statement about it (None: not revoked)."""
+    limits = []
+    row = store.conn.execute("SELECT revoked_at, revoked_counter FROM peers WHERE device_id=?",
+                             (origin,)).fetchone()
+    if row is not None and row[0] is not None:
+        limits.append(int(row[1] or 0))
+    remembered = revocation_store.limit_for(store, origin)
+    if remembered is not None:
+        limits.append(remembered)
+    return min(limits) if limits else None
+
+

@@ -1,0 +1,168 @@
+"""Exchanges over a dead drop: export to it, import from it, inspect, quarantine.
+
+The drop is any :class:`~sneakersync.sync.medium.DeadDrop` (the drive folder in
+``sneakersync.media.drive`` is the one we ship); this module never opens a path itself.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sneakersync.wire import age
+from sneakersync.wire import packet
+from sneakersync.wire import body as body_mod
+from sneakersync.store import peers as peers_mod
+from sneakersync.errors import FormatError, NotFoundError, SneakersyncError, UsageError
+from sneakersync.store.home import Home
+from sneakersync.store.records import Store
+from sneakersync.sync.engine import ImportReport, build_exports, import_packet, seen_status
+from sneakersync.sync.medium import DeadDrop
+
+
+def fingerprint(packet_id: str) -> str:
+    """Short, human-comparable form of a packet id: 4 groups of 4 hex digits."""
+    return "-".join(packet_id[i:i + 4] for i in range(0, 16, 4))
+
+
+def pick_recipients(store: Store, names: list[str]) -> list[peers_mod.Peer]:
+    if names:
+        return [peers_mod.get(store, n) for n in names]
+    ps = [p for p in peers_mod.all_peers(store) if not p.revoked]
+    if not ps:
+        raise UsageError("no peers to export for",
+                         hints=("add one: sneakersync peer add CARD (their `whoami` shows it)",))
+    return ps
+
+
+def export_to(home: Home, store: Store, drive: DeadDrop, recipients: list[peers_mod.Peer], *,
+              full: bool = False, **kw: Any) -> dict[str, Any]:
+    """Write packets for peers: one, or one per group of peers whose share rules differ.
+
+    ``packets``/``changes``/``bytes``/``files`` are totals over the packets written;
+    ``fingerprint``/``packet_id`` are the first packet's; ``written`` lists each packet.
+    """
+    drive.clean_tmp()  # partial writes left by a pulled stick or a crash, over an hour old
+    outs = build_exports(home, store, recipients, full=full, **kw)
+    res: dict[str, Any] = {"packets": 0, "changes": 0, "bytes": 0,
+                           "recipients": [p.name for p in recipients], "files": []}
+    if not outs:
+        return res
+    written = []
+    for out in outs:
+        path = drive.write_packet(out.data)
+        out.commit(store)
+        written.append({"file": str(path), "packet_id": out.packet_id,
+                        "fingerprint": fingerprint(out.packet_id), "bytes": len(out.data),
+                        "changes": out.changes, "recipients": [p.name for p in out.recipients]})
+    res.update(packets=len(written), changes=sum(w["changes"] for w in written),
+               bytes=sum(w["bytes"] for w in written), files=[w["file"] for w in written],
+               packet_id=written[0]["packet_id"], fingerprint=written[0]["fingerprint"],
+               written=written)
+    return res
+
+
+def import_from(home: Home, store: Store, drive: DeadDrop, **kw: Any) -> ImportReport:
+    """Apply every packet on the drop that is for this device, then pick up its receipts."""
+    from sneakersync.sync.receipts import ReportWithReceipts, import_receipts
+
+    report = ReportWithReceipts()
+    for path in drive.packets():
+        # a file is named by the hash of its bytes: one already settled here is not read again
+        status = seen_status(store, path.name.split(".")[0])
+        if status in ("imported", "duplicate", "not_for_me"):
+            report.packets += 1
+            if status == "not_for_me":
+                report.not_for_me += 1
+            else:
+                report.duplicates += 1
+            continue
+        try:
+            data = drive.read(path)
+        except SneakersyncError as err:
+            report.packets += 1
+            report.rejected.append({"file": path.name, "error": f"{err.layer}: {err}"})
+            continue
+        import_packet(home, store, data, report, name=path.name, **kw)
+    report.receipt_detail = import_receipts(home, store, drive)  # receipts from the server
+    report.receipts = report.receipt_detail["receipts"]
+    return report
+
+
+def inspect_packet(home: Home | None, store: Store | None, data: bytes) -> dict[str, Any]:
+    pid = packet.packet_id(data)
+    info: dict[str, Any] = {"packet_id": pid, "fingerprint": fingerprint(pid), "bytes": len(data)}
+    try:
+        header, _ = age.parse_header(data)
+    except FormatError as err:
+        info["readable"] = f"no: {err.layer}: {err}"
+        return info
+    info["format"] = "age v1 (sneakersync packet)"
+    info["recipients"] = len(header.stanzas)
+    if home is None or store is None:
+        info["for_this_device"] = "unknown (no device here)"
+        return info
+    try:
+        opened = packet.open_packet(data, home.keys.enc_secret, accept_sender=lambda k: None)
+    except FormatError as err:
+        info["for_this_device"] = "no" if err.layer == "no-match" else f"error: {err.layer}: {err}"
+        return info
+    info["for_this_device"] = "yes"
+    b = body_mod.decode(opened.body)
+    p = peers_mod.by_sign_key(store, opened.envelope.sender_sign_public)
+    card = body_mod.card_for(b, b.sender)
+    info["sender"] = {"device_id": b.sender, "peer": p.name if p else None,
+                      "card_name": card.name if card else None,
+                      "signature": "valid"}
+    info["created_ms"] = b.created
+    info["to"] = b.to
+    info["compressed_body"] = opened.envelope.compressed_len
+    info["body"] = opened.envelope.body_len
+    info["segments"] = [{"origin": s.origin, "first": s.first, "last": s.last,
+                         "changes": len(s.changes)} for s in b.segments]
+    info["changes"] = sum(len(s.changes) for s in b.segments)
+    info["manifest"] = b.manifest
+    return info
+
+
+def quarantine_list(home: Home, store: Store) -> list[dict[str, Any]]:
+    return [{"packet": pid, "sender": sender, "reason": detail, "at": at}
+            for pid, sender, detail, at in store.conn.execute(
+                "SELECT packet_id, sender, detail, at FROM packets WHERE status='quarantined' "
+                "ORDER BY at")]
+
+
+def _held(home: Home, pid: str) -> bytes:
+    try:
+        return (home.quarantine_dir / f"{pid}.pkt").read_bytes()
+    except FileNotFoundError as exc:
+        raise NotFoundError(f"the held copy of packet {pid[:16]} is missing",
+                            hints=("import the stick again to hold it anew",)) from exc
+
+
+def quarantine_accept(home: Home, store: Store, sender: str, *, add_peer: bool = False
+                      ) -> ImportReport:
+    items = [q for q in quarantine_list(home, store) if q["sender"] == sender]
+    if not items:
+        raise NotFoundError(f"no held packets from {sender!r}")
+    report = ImportReport()
+    if add_peer:
+        card = store.conn.execute("SELECT card FROM cards WHERE device_id=?",
+                                  (sender,)).fetchone()
+        data0 = _held(home, items[0]["packet"])
+        if card is None:
+            opened = packet.open_packet(data0, home.keys.enc_secret, accept_sender=lambda k: None)
+            c = body_mod.card_for(body_mod.decode(opened.body), sender)
+            card_text = c.encode() if c else None
+        else:
+            card_text = card[0]
+        if card_text and peers_mod.by_id(store, sender) is None:
+            peers_mod.add(store, card_text)
+    for q in items:
+        path = home.quarantine_dir / f"{q['packet']}.pkt"
+        with store.transaction():
+            store.conn.execute("DELETE FROM packets WHERE packet_id=?", (q["packet"],))
+        status = import_packet(home, store, _held(home, q["packet"]), report, name=q["packet"],
+                               allow_unknown=True)
+        if status == "imported":
+            path.unlink(missing_ok=True)
+    return report

@@ -1,0 +1,242 @@
+"""Device side of delivery receipts: pick them up, check them, remember coverage.
+
+A receipt is accepted only if it decrypts with this device's key, is signed by
+a server this device uses (``sneakersync server use CARD``), names this device,
+is newer than the last one from that server and still covers everything the last
+one did, and its Merkle roots match this device's own change hashes.  Anything
+else is counted and ignored: a bad receipt never deletes anything.
+
+Tables (created here, in the device's store file):
+
+- ``rcpt_state``: per server, the last accepted receipt (exact bytes) and seq;
+- ``rcpt_cover``: per server and origin, counter ranges newly covered by each
+  accepted receipt, with the time it was accepted (for ``after-receipt-days``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from sneakersync.store import peers as peers_mod
+from sneakersync.wire import receipt as codec
+from sneakersync.errors import NoMatchError, SneakersyncError
+from sneakersync.store.home import Home
+from sneakersync.store.records import Store, now_ms
+from sneakersync.sync.engine import ImportReport, record_knowledge, subtract, union
+from sneakersync.sync.medium import DeadDrop
+
+Ranges = list[list[int]]
+DESTINATION_SETTING = "destination"
+
+_SCHEMA = [
+    """CREATE TABLE IF NOT EXISTS rcpt_state (
+        server TEXT PRIMARY KEY, seq INTEGER NOT NULL, receipt BLOB NOT NULL,
+        at INTEGER NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS rcpt_cover (
+        server TEXT NOT NULL, origin TEXT NOT NULL, lo INTEGER NOT NULL, hi INTEGER NOT NULL,
+        at INTEGER NOT NULL)""",
+    """CREATE INDEX IF NOT EXISTS rcpt_cover_origin ON rcpt_cover (origin, lo)""",
+]
+
+
+class ReportWithReceipts(ImportReport):
+    """An import report that also counts the receipts picked up from the drive."""
+
+    receipts: int = 0
+    receipt_detail: dict[str, Any] | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        out = super().as_json()
+        out["receipts"] = self.receipts
+        return out
+
+
+def ensure_schema(store: Store) -> None:
+    with store.transaction():
+        for stmt in _SCHEMA:
+            store.conn.execute(stmt)
+
+
+def servers(store: Store) -> list[peers_mod.Peer]:
+    """Servers whose receipts this device accepts: server-kind peers, not revoked."""
+    return [p for p in peers_mod.all_peers(store, include_revoked=False) if p.kind == "server"]
+
+
+def destination(store: Store) -> peers_mod.Peer | None:
+    dest = store.get_setting(DESTINATION_SETTING)
+    if dest:
+        p = peers_mod.by_id(store, dest)
+        if p is not None and not p.revoked:
+            return p
+    return None
+
+
+def last_receipt(store: Store, server_id: str) -> codec.Receipt | None:
+    row = store.conn.execute("SELECT receipt FROM rcpt_state WHERE server=?",
+                             (server_id,)).fetchone()
+    return None if row is None else codec.decode(bytes(row[0]))
+
+
+def _hashes_for(store: Store) -> Any:
+    def get(origin: str, ranges: Ranges) -> Mapping[int, bytes]:
+        out: dict[int, bytes] = {}
+        for lo, hi in ranges:
+            for c, h in store.conn.execute(
+                    "SELECT counter, hash FROM changes WHERE origin=? AND counter BETWEEN ? AND ?",
+                    (origin, lo, hi)):
+                out[int(c)] = bytes(h)
+        return out
+    return get
+
+
+def check_plain(home: Home, store: Store, raw: bytes) -> tuple[str, codec.Receipt]:
+    """Verify a decrypted receipt against this device's servers and state.
+
+    Returns (status, receipt) with status "accepted", "duplicate" or "stale";
+    raises :class:`receipts_codec.ReceiptProblem` for anything to refuse.
+    """
+    rc = codec.decode(raw)
+    server = next((p for p in servers(store) if p.sign_pub == rc.body.server_key), None)
+    if server is None:
+        raise codec.ReceiptProblem("foreign-server", f"receipt is signed by {rc.body.server}, "
+                                   "which is not a server this device uses")
+    rc = codec.verify(raw, server_key=server.sign_pub, server_id=server.device_id,
+                      device_id=home.device_id)
+    status = codec.compare(rc, last_receipt(store, server.device_id))
+    if status == "accepted":
+        codec.check_roots(rc, _hashes_for(store))
+    return status, rc
+
+
+def _accept(store: Store, rc: codec.Receipt) -> None:
+    server = rc.body.server
+    at = now_ms()
+    prev = last_receipt(store, server)
+    with store.transaction():
+        for origin, c in rc.body.covered.items():
+            old = prev.body.covered[origin].ranges if prev and origin in prev.body.covered else []
+            for lo, hi in subtract(c.ranges, old):
+                store.conn.execute("INSERT INTO rcpt_cover(server, origin, lo, hi, at) "
+                                   "VALUES(?,?,?,?,?)", (server, origin, lo, hi, at))
+        store.conn.execute(
+            "INSERT INTO rcpt_state(server, seq, receipt, at) VALUES(?,?,?,?) "
+            "ON CONFLICT(server) DO UPDATE SET seq=excluded.seq, receipt=excluded.receipt, "
+            "at=excluded.at", (server, rc.body.seq, rc.raw, at))
+        # the server holds these: the next export to it is a delta (a receipt is an ack)
+        record_knowledge(store, server, "receipt",
+                         {o: c.ranges for o, c in rc.body.covered.items()})
+        peers_mod.touch(store, server)
+
+
+def apply_wrapped(home: Home, store: Store, data: bytes) -> dict[str, Any]:
+    """Decrypt, check and (if newer) accept one wrapped receipt.
+
+    Returns {"status": accepted|duplicate|stale|not_mine|rejected, ...}.
+    """
+    ensure_schema(store)
+    try:
+        raw = codec.unwrap(data, home.keys.enc_secret)
+    except NoMatchError:
+        return {"status": "not_mine"}
+    except SneakersyncError as err:
+        return {"status": "rejected", "reason": "wrapping", "error": f"{err.layer}: {err}"}
+    try:
+        status, rc = check_plain(home, store, raw)
+    except codec.ReceiptProblem as err:
+        return {"status": "rejected", "reason": err.reason, "error": f"{err.layer}: {err}"}
+    if status == "accepted":
+        _accept(store, rc)
+    return {"status": status, "server": rc.body.server, "seq": rc.body.seq}
+
+
+def import_receipts(home: Home, store: Store, drive: DeadDrop) -> dict[str, Any]:
+    """Pick up this device's receipts from a dead drop (e.g. ``media.drive.Drive``).
+
+    Returns counts: {"receipts": accepted, "duplicate", "stale", "not_mine",
+    "rejected": [{"file", "reason", "error"}], "seq": {server: seq}}.
+    """
+    out: dict[str, Any] = {"receipts": 0, "duplicate": 0, "stale": 0, "not_mine": 0,
+                           "rejected": [], "seq": {}}
+    for path in drive.receipts():
+        try:
+            data = drive.read(path)
+        except SneakersyncError as err:
+            out["rejected"].append({"file": path.name, "reason": "damaged",
+                                    "error": f"{err.layer}: {err}"})
+            continue
+        res = apply_wrapped(home, store, data)
+        st = res["status"]
+        if st == "accepted":
+            out["receipts"] += 1
+            out["seq"][res["server"]] = res["seq"]
+        elif st == "rejected":
+            out["rejected"].append({"file": path.name, "reason": res["reason"],
+                                    "error": res["error"]})
+        else:
+            out[st] += 1
+    return out
+
+
+def covered_ranges(store: Store) -> dict[str, Ranges]:
+    """Per origin, every counter some accepted receipt (of a current server) covers."""
+    ensure_schema(store)
+    ok = {p.device_id for p in servers(store)}
+    out: dict[str, Ranges] = {}
+    for server, origin, lo, hi in store.conn.execute(
+            "SELECT server, origin, lo, hi FROM rcpt_cover ORDER BY origin, lo"):
+        if server in ok:
+            out[origin] = union(out.get(origin, []), [[lo, hi]])
+    return out
+
+
+def covered_since(store: Store, origin: str, counter: int) -> int | None:
+    """When (ms) a current server's receipt first covered (origin, counter); None if never."""
+    ok = {p.device_id for p in servers(store)}
+    best: int | None = None
+    for server, at in store.conn.execute(
+            "SELECT server, at FROM rcpt_cover WHERE origin=? AND lo<=? AND hi>=?",
+            (origin, counter, counter)):
+        if server in ok and (best is None or at < best):
+            best = int(at)
+    return best
+
+
+def compact(store: Store, older_than_ms: int) -> int:
+    """Merge coverage rows accepted before ``older_than_ms`` (exact times no longer matter).
+
+    Merged rows keep the latest of their times, so a retention period is never
+    shortened.  Returns how many rows were removed.
+    """
+    ensure_schema(store)
+    removed = 0
+    with store.transaction():
+        rows = store.conn.execute(
+            "SELECT rowid, server, origin, lo, hi, at FROM rcpt_cover WHERE at < ? "
+            "ORDER BY server, origin, lo", (older_than_ms,)).fetchall()
+        groups: dict[tuple[str, str], list[tuple[int, int, int, int]]] = {}
+        for rowid, server, origin, lo, hi, at in rows:
+            groups.setdefault((server, origin), []).append((rowid, lo, hi, at))
+        for (server, origin), items in groups.items():
+            if len(items) < 2:
+                continue
+            merged = union([[lo, hi] for _, lo, hi, _ in items], [])
+            at = max(a for *_, a in items)
+            store.conn.executemany("DELETE FROM rcpt_cover WHERE rowid=?",
+                                   [(r,) for r, *_ in items])
+            store.conn.executemany(
+                "INSERT INTO rcpt_cover(server, origin, lo, hi, at) VALUES(?,?,?,?,?)",
+                [(server, origin, lo, hi, at) for lo, hi in merged])
+            removed += len(items) - len(merged)
+    return removed
+
+
+def status(store: Store) -> list[dict[str, Any]]:
+    """Last accepted receipt per server, for display."""
+    ensure_schema(store)
+    out = []
+    for server, seq, raw, at in store.conn.execute(
+            "SELECT server, seq, receipt, at FROM rcpt_state ORDER BY server"):
+        rc = codec.decode(bytes(raw))
+        out.append({"server": server, "seq": seq, "accepted_at": at,
+                    "covered": {o: c.ranges for o, c in rc.body.covered.items()}})
+    return out

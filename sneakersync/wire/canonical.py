@@ -1,0 +1,57 @@
+"""Canonical JSON used wherever bytes are hashed or signed (sans-I/O).
+
+Rules (also in ``formats/packet-v1.md``): UTF-8, object keys sorted by code
+point, no insignificant whitespace, no NaN or infinities, non-ASCII characters
+written as themselves.
+"""
+
+from __future__ import annotations
+
+import json
+from json.encoder import encode_basestring
+from typing import Any
+
+from sneakersync.errors import UsageError
+
+_ENCODER = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"),
+                            allow_nan=False)
+
+
+def dumps(obj: Any) -> str:
+    try:
+        return _ENCODER.encode(obj)
+    except (TypeError, ValueError) as exc:
+        raise UsageError(f"value cannot be stored as JSON: {exc}") from exc
+
+
+def dumps_counts(counts: dict[str, int]) -> str:
+    """Canonical JSON of a {str: int} map (a version vector), without the generic encoder."""
+    return "{" + ",".join(f"{encode_basestring(k)}:{int(n)}" for k, n in sorted(counts.items())) \
+        + "}"
+
+
+def dumpb(obj: Any) -> bytes:
+    return dumps(obj).encode("utf-8")
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not allowed")
+
+
+def loads(text: str | bytes) -> Any:
+    """Strict JSON parse (rejects NaN/Infinity); raises ValueError."""
+    return json.loads(text, parse_constant=_reject_constant)
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in pairs:
+        if k in out:
+            raise ValueError(f"duplicate key {k!r}")
+        out[k] = v
+    return out
+
+
+def loads_strict(text: str | bytes) -> Any:
+    """Like :func:`loads`, and duplicate object keys are an error."""
+    return json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_no_duplicates)

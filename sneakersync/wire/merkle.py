@@ -1,0 +1,138 @@
+"""Merkle trees over an origin's changes, with compact multi-proofs (sans-I/O).
+
+An origin device signs the root of a tree whose leaves are the hashes of its
+changes ``first..last`` (one signature for any number of changes).  Anyone who
+relays a subset of those changes ships the signed root plus the few subtree
+hashes needed to recompute it, so every change stays attributable to its origin
+at a cost of O(k log(n/k)) hashes, not one signature per change.
+
+Tree shape follows RFC 6962: a range of n > 1 leaves splits at the largest
+power of two strictly below n.  Leaf = SHA-256(0x00 || change bytes);
+node = SHA-256(0x01 || left || right).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Callable, Iterator, Mapping, Sequence
+
+from sneakersync.errors import AuthError
+
+HASH_LEN = 32
+
+
+def leaf_hash(change: bytes) -> bytes:
+    return hashlib.sha256(b"\x00" + change).digest()
+
+
+def node_hash(left: bytes, right: bytes) -> bytes:
+    return hashlib.sha256(b"\x01" + left + right).digest()
+
+
+def _split(n: int) -> int:
+    k = 1
+    while k * 2 < n:
+        k *= 2
+    return k
+
+
+def root(leaves: Sequence[bytes]) -> bytes:
+    """Root over leaf hashes (iterative over the RFC 6962 shape)."""
+    if not leaves:
+        raise AuthError("a Merkle tree needs at least one leaf")
+    return _root(leaves, 0, len(leaves))
+
+
+def _root(leaves: Sequence[bytes], lo: int, hi: int) -> bytes:
+    n = hi - lo
+    if n == 1:
+        return leaves[lo]
+    k = _split(n)
+    return node_hash(_root(leaves, lo, lo + k), _root(leaves, lo + k, hi))
+
+
+def prove(leaf_at: Callable[[int, int], bytes], first: int, last: int,
+          included: Sequence[int]) -> list[bytes]:
+    """Multi-proof for ``included`` counters within ``first..last``.
+
+    ``leaf_at(lo, hi)`` returns the hash of the subtree over counters lo..hi-1
+    (the caller may compute it from leaves or from hashes it already knows).
+    Proof hashes are emitted in depth-first, left-to-right order for every
+    maximal subtree that holds no included leaf.
+    """
+    inc = sorted(set(included))
+    out: list[bytes] = []
+    _prove(leaf_at, first, last + 1, inc, 0, len(inc), out)
+    return out
+
+
+def _prove(subtree: Callable[[int, int], bytes], lo: int, hi: int, inc: Sequence[int],
+           a: int, b: int, out: list[bytes]) -> None:
+    # inc[a:b] are the included counters inside [lo, hi)
+    if a == b:
+        out.append(subtree(lo, hi))
+        return
+    if hi - lo == 1:
+        return
+    mid = lo + _split(hi - lo)
+    m = a
+    while m < b and inc[m] < mid:
+        m += 1
+    _prove(subtree, lo, mid, inc, a, m, out)
+    _prove(subtree, mid, hi, inc, m, b, out)
+
+
+def verify_root(first: int, last: int, leaves: Mapping[int, bytes],
+                proof: Sequence[bytes]) -> tuple[bytes, dict[tuple[int, int], bytes]]:
+    """Recompute the root from included leaves and a proof.
+
+    Returns the root and the map of proof hashes by the range they cover, so a
+    relay can later prove any subset again.  Raises :class:`AuthError` if the
+    proof has the wrong number of hashes.
+    """
+    if last < first or any(not first <= c <= last for c in leaves):
+        raise AuthError("change counters fall outside their signed range")
+    inc = sorted(leaves)
+    it: Iterator[bytes] = iter(proof)
+    known: dict[tuple[int, int], bytes] = {}
+
+    def walk(lo: int, hi: int, a: int, b: int) -> bytes:
+        if a == b:
+            h = next(it, None)
+            if h is None or len(h) != HASH_LEN:
+                raise AuthError("Merkle proof is too short")
+            known[(lo, hi)] = h
+            return h
+        if hi - lo == 1:
+            return leaves[lo]
+        mid = lo + _split(hi - lo)
+        m = a
+        while m < b and inc[m] < mid:
+            m += 1
+        return node_hash(walk(lo, mid, a, m), walk(mid, hi, m, b))
+
+    r = walk(first, last + 1, 0, len(inc))
+    if next(it, None) is not None:
+        raise AuthError("Merkle proof is too long")
+    return r, known
+
+
+def subtree_from(leaves: Mapping[int, bytes], known: Mapping[tuple[int, int], bytes]
+                 ) -> Callable[[int, int], bytes]:
+    """A ``subtree(lo, hi)`` function over partially known trees (for relays)."""
+    cache: dict[tuple[int, int], bytes] = dict(known)
+
+    def subtree(lo: int, hi: int) -> bytes:
+        got = cache.get((lo, hi))
+        if got is not None:
+            return got
+        if hi - lo == 1:
+            if lo not in leaves:
+                raise AuthError(f"no hash known for change {lo}")
+            return leaves[lo]
+        mid = lo + _split(hi - lo)
+        h = node_hash(subtree(lo, mid), subtree(mid, hi))
+        cache[(lo, hi)] = h
+        return h
+
+    return subtree

@@ -1,0 +1,139 @@
+"""Revocation statements: "device R no longer accepts device X after its change N" (sans-I/O).
+
+A statement is signed by the revoker's Ed25519 key and travels, as a JSON
+object, in ``body.extra["revocations"]`` of every packet, so the other devices
+of a team learn it and refuse what the revoked key signs after it.  The format
+is specified in ``formats/revocation-v1.md``.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+from typing import Any
+
+from sneakersync.wire import crypto
+from sneakersync.errors import BodyError, CardError
+from sneakersync.wire.identity import Card, DeviceKeys, decode_card, parse_id_text
+
+TYPE = "sneakersync/revocation"
+VERSION = 1
+DOMAIN = b"sneakersync revocation v1\x00"
+KEYS = frozenset({"type", "v", "revoker", "revoked", "card", "last", "at", "sig"})
+MAX_COUNTER = (1 << 53) - 1
+MAX_STATEMENTS = 10_000
+
+
+class RevocationError(BodyError):
+    """A revocation statement is malformed (its signature is checked separately).
+
+    Its layer is ``body``, as in ``formats/packet-v1.md`` step 12b."""
+
+
+@dataclass(frozen=True)
+class Revocation:
+    revoker: str  # device id of the signer
+    revoked: str  # device id of the revoked device
+    card: str  # the revoked device's identity card (so its keys are known to everyone)
+    last: int  # the revoked device's last change counter the revoker accepts
+    at: int  # when, ms since the epoch (a hint for people; not used in decisions)
+    sig: bytes  # Ed25519 by the revoker over :func:`message`
+
+    @property
+    def revoked_card(self) -> Card:
+        return decode_card(self.card)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"type": TYPE, "v": VERSION, "revoker": self.revoker, "revoked": self.revoked,
+                "card": self.card, "last": self.last, "at": self.at, "sig": self.sig.hex()}
+
+
+def _raw_id(device_id: str, what: str) -> bytes:
+    raw = parse_id_text(device_id)
+    if raw is None:
+        raise RevocationError(f"{what} {device_id!r} is not a device id")
+    return raw
+
+
+def message(revoker: str, card: Card, last: int, at: int) -> bytes:
+    """The signed bytes: domain, both ids, the revoked keys, last counter, time."""
+    return (DOMAIN + _raw_id(revoker, "revoker") + card.raw_id + card.sign_public
+            + card.enc_public + struct.pack(">QQ", last, at))
+
+
+def _check_numbers(last: Any, at: Any) -> None:
+    if type(last) is not int or not 0 <= last <= MAX_COUNTER:
+        raise RevocationError("revocation 'last' must be a counter from 0 to 2^53-1")
+    if type(at) is not int or not 0 <= at <= MAX_COUNTER:
+        raise RevocationError("revocation 'at' must be a time in ms from 0 to 2^53-1")
+
+
+def sign(keys: DeviceKeys, revoked: Card, last: int, at: int) -> Revocation:
+    """A statement by the device owning ``keys`` revoking ``revoked`` after ``last``."""
+    _check_numbers(last, at)
+    if revoked.device_id == keys.device_id:
+        raise RevocationError("a device cannot revoke itself")
+    sig = crypto.sign(keys.sign_secret, message(keys.device_id, revoked, last, at))
+    return Revocation(keys.device_id, revoked.device_id, revoked.encode(), last, at, sig)
+
+
+def from_json(obj: Any) -> Revocation | None:
+    """Parse one statement.  None for a statement of another version (ignored, so a
+    later version can be introduced); :class:`RevocationError` when malformed."""
+    if not isinstance(obj, dict) or obj.get("type") != TYPE:
+        raise RevocationError("a revocation must be an object of type " + TYPE)
+    if obj.get("v") != VERSION:
+        if type(obj.get("v")) is int and obj["v"] > VERSION:
+            return None
+        raise RevocationError(f"revocation version {obj.get('v')!r} is invalid")
+    if obj.keys() != KEYS:
+        raise RevocationError("a revocation has missing or unknown fields")
+    _raw_id(obj["revoker"], "revoker")
+    _raw_id(obj["revoked"], "revoked")
+    if obj["revoker"] == obj["revoked"]:
+        raise RevocationError("a revocation names the same device as revoker and revoked")
+    _check_numbers(obj["last"], obj["at"])
+    try:
+        card = decode_card(obj["card"])
+    except CardError as exc:
+        raise RevocationError(f"revoked card is invalid: {exc}") from exc
+    if card.device_id != obj["revoked"] or card.encode() != obj["card"]:
+        raise RevocationError("revoked card does not belong to the revoked device "
+                              "or is not in canonical form")
+    sig = obj["sig"]
+    if not isinstance(sig, str) or len(sig) != 128:
+        raise RevocationError("revocation signature must be 64 bytes of hex")
+    try:
+        raw_sig = bytes.fromhex(sig)
+    except ValueError as exc:
+        raise RevocationError("revocation signature is not hex") from exc
+    if raw_sig.hex() != sig:
+        raise RevocationError("revocation signature is not lowercase hex")
+    return Revocation(obj["revoker"], obj["revoked"], obj["card"], obj["last"], obj["at"],
+                      raw_sig)
+
+
+def decode_list(value: Any) -> list[Revocation]:
+    """``body.extra["revocations"]`` (absent: []) to statements; signatures unchecked."""
+    if value is None:
+        return []
+    if not isinstance(value, list) or len(value) > MAX_STATEMENTS:
+        raise RevocationError("'revocations' must be a list of at most "
+                              f"{MAX_STATEMENTS} statements")
+    out = []
+    for obj in value:
+        r = from_json(obj)
+        if r is not None:
+            out.append(r)
+    return out
+
+
+def verify(r: Revocation, revoker_sign_public: bytes) -> None:
+    """Raise :class:`AuthError` unless the revoker signed this statement."""
+    crypto.verify(revoker_sign_public, message(r.revoker, r.revoked_card, r.last, r.at), r.sig)
+
+
+def stronger(a: Revocation, b: Revocation) -> Revocation:
+    """Of two statements by the same revoker about the same device, the one kept:
+    the lower ``last`` (the safer), then the lower signature bytes (deterministic)."""
+    return min(a, b, key=lambda r: (r.last, r.sig))
