@@ -75,6 +75,12 @@ def lines() -> list[str]:
         out.append(f"| server ingest vs device import of the same {s['packets']} packets | "
                    f"{s['server_changes_per_s']:,} vs {s['device_changes_per_s']:,} changes/s: "
                    f"**{s['ingest_vs_import_ratio']}x** | (reported) |")
+    if (d := _load("startup")):
+        m = d["median_ms"]
+        out.append(f"| start-up vs `python -c pass` (medians of {d['runs']} interleaved runs) | "
+                   f"`collections` {m['sneakersync collections']} ms, `get` {m['sneakersync get']} ms"
+                   f" vs {m['python -c pass']} ms: **{d['collections_ratio']}x / {d['get_ratio']}x**"
+                   f" | ≤ 2x |")
     return out
 
 

@@ -123,3 +123,15 @@ def test_help_imports_no_heavy_extras() -> None:
                          check=True).stdout
     assert "HEAVY []" in out, out
     assert "Usage:" in out and "export" in out and "import" in out
+
+
+def test_reading_the_store_imports_no_heavy_libraries(tmp_path: Path) -> None:
+    """`collections` must start fast: no sqlite-utils (which pulls numpy in) nor any extra."""
+    code = ("import sys\nfrom sneakersync.store import home\n"
+            f"h = home.create({str(tmp_path / 'h')!r}, 'x')\n"
+            "s = h.open_store(); s.collections(); s.close()\n"
+            "heavy = [m for m in ('sqlite_utils', 'numpy', 'cv2', 'starlette', 'httpx', 'PIL')"
+            " if m in sys.modules]\nprint('HEAVY', heavy)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO,
+                         check=True).stdout
+    assert "HEAVY []" in out, out

@@ -1,4 +1,4 @@
-"""The local record store: SQLite through sqlite-utils.
+"""The local record store: SQLite (the standard library's ``sqlite3``).
 
 Tables (schema version in ``meta``):
 - ``changes``: the change log, one row per (origin, counter), with the exact
@@ -22,8 +22,6 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Sequence
-
-import sqlite_utils
 
 from sneakersync.wire import canonical
 from sneakersync.wire import merkle
@@ -158,7 +156,6 @@ class Store:
         self.device_id = device_id
         try:
             conn = sqlite3.connect(str(self.path), isolation_level=None, timeout=30)
-            self.db = sqlite_utils.Database(conn)
             self.conn = conn
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=FULL")
