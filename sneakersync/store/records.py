@@ -6,6 +6,10 @@ Tables (schema version in ``meta``):
 - ``records``: what users see, derived from each record's frontier;
 - ``segments``: origin signatures over Merkle roots of change ranges, so
   relayed changes stay attributable to their origin;
+- ``held``: per origin, the counters this device holds as merged ``[lo, hi]``
+  ranges, kept up to date with every insert (the manifest is read from here,
+  never by scanning the change log) and still claiming changes that compaction
+  (:mod:`sneakersync.sync.compact`) removed from ``changes``;
 - ``peers``, ``knowledge``, ``packets``, ``collections``: sync bookkeeping.
 
 Every public write runs in one transaction: a crash leaves the store either
@@ -14,6 +18,7 @@ before or after it, never in between.
 
 from __future__ import annotations
 
+import bisect
 import json
 import re
 import sqlite3
@@ -66,6 +71,9 @@ _SCHEMA = [
     """CREATE TABLE IF NOT EXISTS knowledge (
         peer TEXT NOT NULL, origin TEXT NOT NULL, source TEXT NOT NULL, ranges TEXT NOT NULL,
         PRIMARY KEY (peer, origin, source))""",
+    """CREATE TABLE IF NOT EXISTS held (
+        origin TEXT NOT NULL, lo INTEGER NOT NULL, hi INTEGER NOT NULL, PRIMARY KEY (origin, lo))
+        WITHOUT ROWID""",
     """CREATE TABLE IF NOT EXISTS cards (device_id TEXT PRIMARY KEY, card TEXT NOT NULL)""",
     """CREATE TABLE IF NOT EXISTS packets (
         packet_id TEXT PRIMARY KEY, status TEXT NOT NULL, sender TEXT, at INTEGER NOT NULL,
@@ -140,6 +148,11 @@ def encode_change(origin: str, counter: int, collection: str, rid: str, op: str,
                        canonical.dumps_counts(others))
 
 
+def _in_ranges(ranges: Sequence[tuple[int, int]], n: int) -> bool:
+    i = bisect.bisect_right(ranges, (n, 1 << 62)) - 1
+    return i >= 0 and ranges[i][0] <= n <= ranges[i][1]
+
+
 def version_from_raw(raw: bytes | str) -> Version:
     obj = canonical.loads(raw)
     vv = dict(obj["v"])
@@ -189,6 +202,52 @@ class Store:
         stored = self._get_meta("device_id")
         if stored != self.device_id:
             raise StoreError("store belongs to another device")
+        if self._get_meta("held") is None:
+            with self.transaction():
+                self._build_held()
+
+    def _build_held(self) -> None:
+        """One scan of the change log, once (stores made before the ``held`` table)."""
+        self.conn.execute("CREATE TABLE IF NOT EXISTS held (origin TEXT NOT NULL, lo INTEGER "
+                          "NOT NULL, hi INTEGER NOT NULL, PRIMARY KEY (origin, lo)) WITHOUT ROWID")
+        self.conn.execute("DELETE FROM held")
+        self.conn.execute(
+            "INSERT INTO held(origin, lo, hi) SELECT origin, MIN(counter), MAX(counter) FROM "
+            "(SELECT origin, counter, counter - ROW_NUMBER() OVER (PARTITION BY origin ORDER BY "
+            "counter) AS grp FROM changes) GROUP BY origin, grp")
+        self._set_meta("held", "1")
+
+    def held_ranges(self) -> dict[str, list[list[int]]]:
+        """Per origin, the counters this device holds, as sorted [first, last] ranges."""
+        out: dict[str, list[list[int]]] = {}
+        for origin, lo, hi in self.conn.execute("SELECT origin, lo, hi FROM held "
+                                                "ORDER BY origin, lo"):
+            out.setdefault(origin, []).append([lo, hi])
+        return out
+
+    def holds(self, origin: str, counter: int) -> bool:
+        row = self.conn.execute("SELECT hi FROM held WHERE origin=? AND lo<=? ORDER BY lo DESC "
+                                "LIMIT 1", (origin, counter)).fetchone()
+        return row is not None and row[0] >= counter
+
+    def _note_held(self, origin: str, counters: Iterable[int]) -> None:
+        """Add counters to ``held`` (inside the caller's transaction), merging ranges."""
+        runs: list[list[int]] = []
+        for c in sorted(set(counters)):
+            if runs and c == runs[-1][1] + 1:
+                runs[-1][1] = c
+            else:
+                runs.append([c, c])
+        for lo, hi in runs:
+            touching = self.conn.execute(
+                "SELECT lo, hi FROM held WHERE origin=? AND lo<=? AND hi>=?",
+                (origin, hi + 1, lo - 1)).fetchall()
+            if touching:
+                lo = min(lo, *(t[0] for t in touching))
+                hi = max(hi, *(t[1] for t in touching))
+                self.conn.executemany("DELETE FROM held WHERE origin=? AND lo=?",
+                                      [(origin, t[0]) for t in touching])
+            self.conn.execute("INSERT INTO held(origin, lo, hi) VALUES(?,?,?)", (origin, lo, hi))
 
     def close(self) -> None:
         self.conn.close()
@@ -361,6 +420,7 @@ class Store:
         self.conn.executemany(
             "INSERT INTO records(collection, rid, data, deleted, origin, counter, vv)"
             " VALUES(?,?,?,0,?,?,?)", record_rows)
+        self._note_held(self.device_id, (r[1] for r in change_rows))
         self._set_meta("counter", str(counter))
 
     def _existing(self, collection: str, rids: Sequence[str]) -> set[str]:
@@ -394,6 +454,7 @@ class Store:
             "INSERT INTO changes(origin, counter, collection, rid, op, ts, raw, hash, received_at)"
             " VALUES(?,?,?,?,?,?,?,?,?)",
             (self.device_id, counter, collection, rid, op, ts, raw, merkle.leaf_hash(raw), ts))
+        self._note_held(self.device_id, (counter,))
         self._set_meta("counter", str(counter))
         new = Version(self.device_id, counter, op, data, vv, ts)
         kept, _ = resolve.add_version(frontier, new)
@@ -465,12 +526,24 @@ class Store:
         """
         stamp = now_ms()
         known = self._known_hashes(changes)
+        held_cache: dict[str, list[tuple[int, int]]] = {}
+
+        def held_by(origin: str) -> list[tuple[int, int]]:
+            got = held_cache.get(origin)
+            if got is None:
+                got = held_cache[origin] = [(lo, hi) for lo, hi in self.conn.execute(
+                    "SELECT lo, hi FROM held WHERE origin=? ORDER BY lo", (origin,))]
+            return got
+
         new: list[tuple[bytes, Version, int | None, bytes]] = []
         batch_keys: set[tuple[str, int]] = set()
         for raw, v, segment, h in changes:
             have = known.get((v.origin, v.counter))
             if have is None and (v.origin, v.counter) in batch_keys:
                 stats.duplicates += 1
+                continue
+            if have is None and _in_ranges(held_by(v.origin), v.counter):
+                stats.duplicates += 1  # held once, since compacted away: still a duplicate
                 continue
             if have is not None:
                 if have != h:
@@ -488,6 +561,11 @@ class Store:
             " received_at) VALUES(?,?,?,?,?,?,?,?,?,?)",
             [(v.origin, v.counter, v.collection, v.rid, v.op, v.ts, raw, h, seg, stamp)
              for raw, v, seg, h in new])
+        by_origin: dict[str, list[int]] = {}
+        for _, v, _, _ in new:
+            by_origin.setdefault(v.origin, []).append(v.counter)
+        for origin, counters in by_origin.items():
+            self._note_held(origin, counters)
         stats.applied += len(new)
         # records that exist already, or that get several versions in this batch, take the
         # careful path; the rest are new records with a single version

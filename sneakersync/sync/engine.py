@@ -35,14 +35,9 @@ Ranges = list[list[int]]
 # --- knowledge ----------------------------------------------------------------------
 
 def held_ranges(store: Store) -> dict[str, Ranges]:
-    """Per origin, the counters this device holds, as [first, last] ranges."""
-    out: dict[str, Ranges] = {}
-    for origin, lo, hi in store.conn.execute(
-            "SELECT origin, MIN(counter), MAX(counter) FROM (SELECT origin, counter, "
-            "counter - ROW_NUMBER() OVER (PARTITION BY origin ORDER BY counter) AS grp "
-            "FROM changes) GROUP BY origin, grp ORDER BY origin, 2"):
-        out.setdefault(origin, []).append([lo, hi])
-    return out
+    """Per origin, the counters this device holds, as [first, last] ranges (read from the
+    store's ``held`` table, kept up to date on every insert: no scan of the change log)."""
+    return store.held_ranges()
 
 
 def union(a: Ranges, b: Ranges) -> Ranges:
