@@ -71,6 +71,8 @@ def parse_json_arg(text: str, what: str = "JSON") -> Any:
         return json.loads(text)
     except ValueError as exc:
         raise UsageError(f"{what} is not valid JSON: {exc}") from exc
+    except RecursionError as exc:
+        raise UsageError(f"{what} is nested too deeply") from exc
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

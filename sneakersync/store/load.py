@@ -47,6 +47,8 @@ def _jsonl(path: Path) -> Iterator[tuple[str | None, dict[str, Any]]]:
                 obj = json.loads(line)
             except (ValueError, UnicodeDecodeError) as exc:
                 raise InputError(f"{where}: not valid JSON ({exc})") from exc
+            except RecursionError as exc:
+                raise InputError(f"{where}: JSON nested too deeply") from exc
             if not isinstance(obj, dict):
                 raise InputError(f"{where}: each line must be a JSON object")
             yield _split_id(obj, where)
@@ -57,7 +59,7 @@ def _cell(value: str) -> Any:
     if v[:1] in ("[", "{"):
         try:
             return json.loads(v)
-        except ValueError:
+        except (ValueError, RecursionError):
             return value
     return value
 

@@ -32,8 +32,8 @@ from sneakersync.wire import canonical
 from sneakersync.wire import merkle
 from sneakersync.store import resolve
 from sneakersync.wire import vclock
-from sneakersync.errors import NotFoundError, StoreError, UsageError
-from sneakersync.wire.body import change_line
+from sneakersync.errors import BodyError, NotFoundError, StoreError, UsageError
+from sneakersync.wire.body import MAX_DEPTH, MAX_TIME, change_line, check_data
 from sneakersync.wire.change import Version
 
 SCHEMA_VERSION = 1
@@ -133,7 +133,37 @@ def check_rid(rid: str) -> str:
         raise UsageError(f"record id must be 1 to {MAX_ID_LEN} characters")
     if _CONTROL.search(rid):
         raise UsageError("record id must not contain control characters")
+    if _SURROGATE.search(rid):
+        raise UsageError("record id holds a lone surrogate (not valid Unicode)")
     return rid
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def check_time(ts: int) -> int:
+    if type(ts) is not int or not 0 <= ts <= MAX_TIME:
+        raise UsageError(f"a time must be an integer from 0 to {MAX_TIME} ms")
+    return ts
+
+
+def record_json(data: Any) -> str:
+    """Canonical JSON of record data, checked against the packet format's limits
+    (nesting, integer range, valid Unicode) so every change this device writes can be read."""
+    if not isinstance(data, dict):
+        raise UsageError("a record must be a JSON object")
+    text = canonical.dumps(data)
+    if text.count("{") + text.count("[") > MAX_DEPTH or _LONG_NUMBER.search(text):
+        try:
+            check_data(data)
+        except BodyError as exc:
+            raise UsageError(str(exc)) from exc
+    if _SURROGATE.search(text):
+        raise UsageError("record data holds a lone surrogate (not valid Unicode)")
+    return text
+
+
+_LONG_NUMBER = re.compile(r"[0-9]{16}")
 
 
 def encode_change(origin: str, counter: int, collection: str, rid: str, op: str,
@@ -144,7 +174,8 @@ def encode_change(origin: str, counter: int, collection: str, rid: str, op: str,
     always equal to the change counter ``c`` (so it is not repeated).
     """
     others = {k: n for k, n in vv.items() if k != origin}
-    return change_line(counter, canonical.dumps(data), rid, collection, origin, op, ts,
+    data_json = record_json(data) if data is not None else "null"
+    return change_line(counter, data_json, rid, collection, origin, op, ts,
                        canonical.dumps_counts(others))
 
 
@@ -297,7 +328,9 @@ class Store:
                 "SELECT rid FROM records WHERE collection=? AND frontier IS NOT NULL",
                 (collection,))]
             for rid in rids:
-                self._rewrite(collection, rid, self._frontier(collection, rid))
+                history, frontier = self._state(collection, rid)
+                if frontier:
+                    self._rewrite(collection, rid, frontier, history)
 
     # --- reading ---------------------------------------------------------------------
 
@@ -347,14 +380,15 @@ class Store:
                                     (collection, rid)).fetchone()
             if row is None or row[0]:
                 raise NotFoundError(f"no record {rid!r} in collection {collection!r}")
-            self._local_change(collection, rid, "del", None, ts if ts is not None else now_ms())
+            self._local_change(collection, rid, "del", None,
+                               check_time(ts) if ts is not None else now_ms())
 
     def write_many(self, collection: str, items: Iterable[tuple[str | None, dict[str, Any]]],
                    *, ts: int | None = None,
                    progress: Callable[[int], None] | None = None) -> list[str]:
         """Create or update many records in one transaction; returns their ids."""
         check_collection(collection)
-        stamp = ts if ts is not None else now_ms()
+        stamp = check_time(ts) if ts is not None else now_ms()
         ids: list[str] = []
         with self.transaction():
             # on an empty collection only ids written by this call can exist already
@@ -364,9 +398,7 @@ class Store:
             fresh: list[tuple[str, dict[str, Any], str]] = []
             for rid, data in items:
                 rid = check_rid(rid) if rid is not None else str(uuid.uuid4())
-                if not isinstance(data, dict):
-                    raise UsageError("a record must be a JSON object")
-                fresh.append((rid, data, canonical.dumps(data)))
+                fresh.append((rid, data, record_json(data)))
                 ids.append(rid)
                 if len(fresh) >= 5000:
                     self._write_batch(collection, fresh, stamp, written)
@@ -442,10 +474,11 @@ class Store:
         where the losers stay their own records; ``settle`` (a conflict decision)
         always descends from every version.
         """
-        frontier = self._frontier(collection, rid)
+        history, frontier = self._state(collection, rid)
         if not settle and len(frontier) > 1 and self.policy(collection) == "fork":
             base = resolve.resolve("fork", collection, rid, frontier).rows[0].winner.vv
         else:
+            # effective vectors: the edit claims only what this device holds (section 10.2)
             base = vclock.merge(*(v.vv for v in frontier))
         counter = self.counter + 1
         vv = vclock.advance(base, self.device_id, counter)
@@ -456,20 +489,25 @@ class Store:
             (self.device_id, counter, collection, rid, op, ts, raw, merkle.leaf_hash(raw), ts))
         self._note_held(self.device_id, (counter,))
         self._set_meta("counter", str(counter))
-        new = Version(self.device_id, counter, op, data, vv, ts)
-        kept, _ = resolve.add_version(frontier, new)
-        self._rewrite(collection, rid, kept)
+        new = Version(self.device_id, counter, op, data, vv, ts, collection, rid)
+        kept = resolve.frontier_of(frontier + [new])
+        self._rewrite(collection, rid, kept, history + [new])
 
     # --- frontier and visible rows --------------------------------------------------
 
-    def _frontier(self, collection: str, rid: str) -> list[Version]:
+    def _state(self, collection: str, rid: str) -> tuple[list[Version], list[Version]]:
+        """(history with effective vectors, frontier) of one record, from the changes held
+        (a derived fork row has no changes of its own until someone edits it)."""
+        history = self._history(collection, rid)
+        return history, resolve.frontier_of(history)
+
+    def _stored_frontier(self, collection: str, rid: str) -> list[tuple[str, int]]:
         row = self.conn.execute(
             "SELECT origin, counter, frontier, fork_of FROM records WHERE collection=? AND rid=?",
             (collection, rid)).fetchone()
         if row is None or row[3] is not None:
-            return []  # no record, or only a derived fork row (no history of its own yet)
-        keys = json.loads(row[2]) if row[2] else [[row[0], row[1]]]
-        return [self._version(o, c) for o, c in keys]
+            return []
+        return [(o, c) for o, c in (json.loads(row[2]) if row[2] else [[row[0], row[1]]])]
 
     def _version(self, origin: str, counter: int) -> Version:
         row = self.conn.execute("SELECT raw FROM changes WHERE origin=? AND counter=?",
@@ -479,14 +517,24 @@ class Store:
         return version_from_raw(row[0])
 
     def _history(self, collection: str, rid: str) -> list[Version]:
-        return [version_from_raw(raw) for (raw,) in self.conn.execute(
-            "SELECT raw FROM changes WHERE collection=? AND rid=?", (collection, rid))]
+        """Every held version of a record, with effective vectors (resolve.effective)."""
+        versions, pruned = [], []
+        for origin, counter, raw in self.conn.execute(
+                "SELECT origin, counter, raw FROM changes WHERE collection=? AND rid=?",
+                (collection, rid)):
+            if raw:
+                versions.append(version_from_raw(raw))
+            else:
+                pruned.append((origin, counter))
+        return resolve.effective(versions, pruned)
 
-    def _rewrite(self, collection: str, rid: str, frontier: list[Version]) -> resolve.Resolution:
+    def _rewrite(self, collection: str, rid: str, frontier: list[Version],
+                 history: list[Version] | None = None) -> resolve.Resolution:
         policy = self.policy(collection)
         base = None
         if len(frontier) > 1 and policy in ("merge", "manual"):
-            base = resolve.common_ancestor(self._history(collection, rid), frontier)
+            base = resolve.common_ancestor(
+                history if history is not None else self._history(collection, rid), frontier)
         res = resolve.resolve(policy, collection, rid, frontier, base)
         fkeys = canonical.dumps([[v.origin, v.counter] for v in frontier]) \
             if len(frontier) > 1 else None
@@ -574,10 +622,11 @@ class Store:
             targets[(v.collection, v.rid)] = targets.get((v.collection, v.rid), 0) + 1
         existing = self._existing_pairs(list(targets))
         fresh_rows = []
+        careful: dict[tuple[str, str], None] = {}
         for raw, v, _, _ in new:
             key = (v.collection, v.rid)
-            if key in existing or targets[key] > 1:
-                self._apply_one(v, stats)
+            if key in existing or targets[key] > 1 or (v.vv_json or "").count(":") > 1:
+                careful[key] = None  # settled below, once per record, from its whole history
                 continue
             data_json = v.data_json if v.data_json is not None or v.data is None \
                 else canonical.dumps(v.data)
@@ -587,21 +636,26 @@ class Store:
             self.conn.executemany(
                 "INSERT INTO records(collection, rid, data, deleted, origin, counter, vv)"
                 " VALUES(?,?,?,?,?,?,?)", fresh_rows)
+        for collection, rid in careful:
+            self._settle(collection, rid, stats)
 
-    def _apply_one(self, v: Version, stats: ApplyStats) -> None:
-        frontier = self._frontier(v.collection, v.rid)
-        kept, changed = resolve.add_version(frontier, v)
-        if not changed and len(kept) > 1 and self.policy(v.collection) in ("merge", "manual"):
-            # an older version arrived late: it may be the common ancestor the merge uses,
-            # so what users see is worked out again (the same on every device)
-            self._rewrite(v.collection, v.rid, kept)
+    def _settle(self, collection: str, rid: str, stats: ApplyStats) -> None:
+        """Work out a record's frontier again after changes to it arrived."""
+        before = self._stored_frontier(collection, rid)
+        history, frontier = self._state(collection, rid)
+        if not frontier:
             return
-        if changed:
-            res = self._rewrite(v.collection, v.rid, kept)
-            if res.conflict:
-                stats.conflicts += 1
-                if res.open:
-                    stats.open_conflicts += 1
+        if [v.key for v in frontier] == before:
+            if len(frontier) > 1 and self.policy(collection) in ("merge", "manual"):
+                # an older version arrived late: it may be the common ancestor the merge
+                # uses, so what users see is worked out again (the same on every device)
+                self._rewrite(collection, rid, frontier, history)
+            return
+        res = self._rewrite(collection, rid, frontier, history)
+        if res.conflict:
+            stats.conflicts += 1
+            if res.open:
+                stats.open_conflicts += 1
 
     def _known_hashes(self, changes: Sequence[tuple[bytes, Version, int | None, bytes]]
                       ) -> dict[tuple[str, int], bytes]:
@@ -676,7 +730,9 @@ class Store:
                                  "or give --data JSON")
             chosen = c["versions"][pick - 1]
             data = chosen["data"]
-        stamp = ts if ts is not None else now_ms()
+        stamp = check_time(ts) if ts is not None else now_ms()
+        if data is not None:
+            record_json(data)
         with self.transaction():
             self._local_change(c["collection"], c["id"], "put" if data is not None else "del",
                                data, stamp, settle=True)

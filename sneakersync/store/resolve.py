@@ -10,7 +10,7 @@ pure function of (policy, frontier), hence identical everywhere.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Sequence
 
 from sneakersync.wire import vclock
@@ -55,6 +55,56 @@ def add_version(frontier: Sequence[Version], new: Version) -> tuple[list[Version
     kept.append(new)
     kept.sort(key=lambda v: v.key)
     return kept, True
+
+
+def effective(history: Sequence[Version], pruned: Sequence[tuple[str, int]] = ()
+              ) -> list[Version]:
+    """Each version of one record with its *effective* vector (packet-v1 section 10.2).
+
+    A change's vector names, for every other device ``x``, the change ``(x, v[x])`` it
+    descends from.  That claim counts only once this device holds that change and it
+    is a change to the same record (a *parent*); the effective vector is the change's
+    own entry merged with its parents' effective vectors.  So a change cannot claim
+    knowledge it cannot show (``{victim: 2^53-1}`` dominates nothing), it starts to
+    count the moment the named change is held, and the result is a pure function of the
+    set of changes held.  ``pruned``: changes whose bytes were erased (own entry only).
+    Honest vectors are unchanged once their history is held.
+    """
+    nodes: dict[tuple[str, int], Version] = {v.key: v for v in history}
+    held = set(nodes) | set(pruned)
+    eff: dict[tuple[str, int], dict[str, int]] = {k: {k[0]: k[1]} for k in held}
+    parents = {k: [(x, n) for x, n in v.vv.items() if x != v.origin and (x, n) in held]
+               for k, v in nodes.items()}
+    # honest parents have smaller vectors: one pass in this order is exact unless a
+    # parent comes later (a cycle or a lie), then repeat until nothing changes
+    order = sorted(nodes, key=lambda k: (sum(nodes[k].vv.values()), k))
+    for _ in range(len(order) + 1):
+        changed = False
+        for k in order:
+            cur = eff[k]
+            for pk in parents[k]:
+                for x, n in eff[pk].items():
+                    if cur.get(x, 0) < n:
+                        cur[x] = n
+                        changed = True
+        if not changed:
+            break
+    out = []
+    for k, v in nodes.items():
+        e = dict(sorted(eff[k].items()))
+        out.append(v if e == v.vv else replace(v, vv=e, vv_json=None))
+    return out
+
+
+def frontier_of(versions: Sequence[Version]) -> list[Version]:
+    """The versions no other strictly dominates (equal vectors are kept side by side),
+    sorted by (origin, counter): a pure function of the set of versions."""
+    ranked = sorted(versions, key=lambda v: (-sum(v.vv.values()), v.key))
+    top: list[Version] = []
+    for v in ranked:
+        if not any(m.vv != v.vv and vclock.dominates(m.vv, v.vv) for m in top):
+            top.append(v)
+    return sorted(top, key=lambda v: v.key)
 
 
 def lww_order(v: Version) -> tuple[int, int, str, int]:

@@ -326,14 +326,26 @@ def mark(store: Store, pid: str, status: str, sender: str | None = None, changes
         (pid, status, sender, now_ms(), changes, detail))
 
 
+def ensure_held_table(store: Store) -> None:
+    """Origins held out of applied packets: (packet, origin) pairs awaiting a decision."""
+    store.conn.execute(
+        "CREATE TABLE IF NOT EXISTS held_origins (packet_id TEXT NOT NULL, origin TEXT NOT NULL,"
+        " sender TEXT, reason TEXT NOT NULL, at INTEGER NOT NULL,"
+        " PRIMARY KEY (packet_id, origin))")
+
+
 def import_packet(home: Home, store: Store, data: bytes, report: ImportReport, *,
                   name: str = "", allow_unknown: bool = False,
-                  max_body: int | None = None) -> str:
-    """Apply one packet. Returns its status; never raises for a bad packet (it is reported)."""
+                  max_body: int | None = None, release_origin: str | None = None) -> str:
+    """Apply one packet. Returns its status; never raises for a bad packet (it is reported).
+
+    ``release_origin``: the packet was applied before with this origin's changes held
+    out (its trust was not settled); apply them now.
+    """
     report.packets += 1
     pid = packet.packet_id(data)
     status = seen_status(store, pid)
-    if status in ("imported", "duplicate"):
+    if status in ("imported", "duplicate") and release_origin is None:
         report.duplicates += 1
         return "duplicate"
     if status == "not_for_me":
@@ -341,7 +353,8 @@ def import_packet(home: Home, store: Store, data: bytes, report: ImportReport, *
         return "not_for_me"
     try:
         with no_cyclic_gc():
-            result = _apply(home, store, data, pid, report, allow_unknown, max_body)
+            result = _apply(home, store, data, pid, report, allow_unknown, max_body,
+                            release_origin, name)
     except NoMatchError:
         with store.transaction():
             mark(store, pid, "not_for_me")
@@ -379,18 +392,27 @@ class Incoming:
         return self.card.encode()
 
 
-def open_incoming(home: Home, store: Store, data: bytes, *, max_body: int) -> Incoming:
+SenderPolicy = Callable[[Peer | None, bytes], None]
+
+
+def open_incoming(home: Home, store: Store, data: bytes, *, max_body: int,
+                  accept: SenderPolicy | None = None) -> Incoming:
     """Decrypt, verify the envelope and check the body names its signer and us.
 
     Raises for a revoked signer, a body that disagrees with its signature, an
     unknown signer without a matching card, or a body not addressed to us.
+    ``accept(peer or None, signing key)`` decides on the sender once the envelope
+    signature and header binding verify and *before* any byte of the body is
+    hashed or decompressed (it raises to refuse or hold the packet).
     """
-    def accept(sign_pub: bytes) -> None:
+    def accept_sender(sign_pub: bytes) -> None:
         p = peers_mod.by_sign_key(store, sign_pub)
         if p is not None and p.revoked:
             raise RevokedError(f"sender {p.name!r} is revoked")
+        if accept is not None:
+            accept(p, sign_pub)
 
-    opened = packet.open_packet(data, home.keys.enc_secret, accept_sender=accept,
+    opened = packet.open_packet(data, home.keys.enc_secret, accept_sender=accept_sender,
                                 max_body=max_body)
     b = body_mod.decode(opened.body)
     signer = peers_mod.by_sign_key(store, opened.envelope.sender_sign_public)
@@ -405,6 +427,24 @@ def open_incoming(home: Home, store: Store, data: bytes, *, max_body: int) -> In
     statements = revocation.decode_list(b.extra.get("revocations"))
     revocation_store.ensure_tables(store)
     return Incoming(b, signer, card, statements)
+
+
+def key_sender(sign_pub: bytes) -> str:
+    """How a held packet names a sender that is not a peer: its signing key (the body,
+    which would carry its card, is not read before the sender is accepted)."""
+    return "key:" + sign_pub.hex()
+
+
+def device_policy(store: Store) -> SenderPolicy:
+    """A device applies packets only from trusted peers; the rest are held unread."""
+    def accept(p: Peer | None, sign_pub: bytes) -> None:
+        if p is None:
+            raise Quarantine(key_sender(sign_pub),
+                             f"sender with signing key {sign_pub.hex()[:16]}... is not a peer")
+        if p.trust != "trusted":
+            raise Quarantine(p.device_id,
+                             f"peer {p.name!r} is not trusted yet (sneakersync peer trust)")
+    return accept
 
 
 def apply_segments(home: Home, store: Store, b: body_mod.Body,
@@ -444,21 +484,35 @@ def no_cyclic_gc() -> Iterator[None]:
 
 
 def _apply(home: Home, store: Store, data: bytes, pid: str, report: ImportReport,
-           allow_unknown: bool, max_body: int | None) -> str:
-    inc = open_incoming(home, store, data, max_body=max_body or (1 << 31))
+           allow_unknown: bool, max_body: int | None, release_origin: str | None = None,
+           name: str = "") -> str:
+    inc = open_incoming(home, store, data, max_body=max_body or (1 << 31),
+                        accept=None if allow_unknown else device_policy(store))
     b, p = inc.body, inc.signer
-    if not allow_unknown:
-        if p is None:
-            assert inc.card is not None
-            raise Quarantine(b.sender, f"sender {inc.card.name!r} ({b.sender}) is not a peer")
-        if p.trust != "trusted":
-            raise Quarantine(b.sender, f"peer {p.name!r} is not trusted yet (sneakersync peer trust)")
     verified = body_mod.verify_segments(b, origin_keys(home, store))
+    # trust is per origin: changes a trusted peer relays from a held origin are held too
+    held: dict[str, str] = {}
+    for v in verified:
+        o = v.segment.origin
+        if o not in held and o != release_origin:
+            why = origin_held(store, o)
+            if why:
+                held[o] = why
+    if held:
+        verified = [v for v in verified if v.segment.origin not in held]
+        qpath = home.quarantine_dir / f"{pid}.pkt"
+        if not qpath.exists():
+            write_durably(qpath, data)
     stats = ApplyStats()
     with store.transaction():
-        if seen_status(store, pid) in ("imported", "duplicate"):
+        if release_origin is None and seen_status(store, pid) in ("imported", "duplicate"):
             report.duplicates += 1
             return "duplicate"
+        ensure_held_table(store)
+        for o, why in sorted(held.items()):
+            store.conn.execute(
+                "INSERT OR IGNORE INTO held_origins(packet_id, origin, sender, reason, at)"
+                " VALUES(?,?,?,?,?)", (pid, o, b.sender, why, now_ms()))
         # statements first: a revocation in this packet already limits its own segments
         new_statements = revocation_store.apply_incoming(home, store, inc.statements)
         apply_segments(home, store, b, verified, stats)
@@ -472,12 +526,31 @@ def _apply(home: Home, store: Store, data: bytes, pid: str, report: ImportReport
         adopt_policies(store, b)
         mark(store, pid, "imported", b.sender, stats.applied)
     report.imported += 1
+    for o, why in sorted(held.items()):
+        report.held.append({"file": name or pid, "sender": o, "reason": why})
     report.revocations += new_statements
     report.changes_applied += stats.applied
     report.changes_duplicate += stats.duplicates
     report.conflicts += stats.conflicts
     report.open_conflicts += stats.open_conflicts
     return "imported"
+
+
+def origin_held(store: Store, origin: str) -> str | None:
+    """Why changes of ``origin`` are held rather than applied (None: apply them).
+
+    A peer set to quarantine is held however its changes arrive; an origin that is
+    not a peer takes the device's default trust (``settings default-trust``)."""
+    if origin == store.device_id:
+        return None
+    q = peers_mod.by_id(store, origin)
+    if q is None:
+        if store.get_setting("default_trust", "trusted") == "quarantine":
+            return f"origin {origin} is not a peer (default trust is quarantine)"
+        return None
+    if q.revoked or q.trust == "trusted":
+        return None  # a revoked origin is limited by its watermark instead
+    return f"origin {q.name!r} is not trusted yet (relayed; sneakersync peer trust)"
 
 
 def explicit_policies(store: Store) -> dict[str, str]:

@@ -15,7 +15,8 @@ from sneakersync.store import peers as peers_mod
 from sneakersync.errors import FormatError, NotFoundError, SneakersyncError, UsageError
 from sneakersync.store.home import Home
 from sneakersync.store.records import Store
-from sneakersync.sync.engine import ImportReport, build_exports, import_packet, seen_status
+from sneakersync.sync.engine import (ImportReport, build_exports, ensure_held_table, import_packet,
+                                     seen_status)
 from sneakersync.sync.medium import DeadDrop
 
 
@@ -125,10 +126,29 @@ def inspect_packet(home: Home | None, store: Store | None, data: bytes) -> dict[
 
 
 def quarantine_list(home: Home, store: Store) -> list[dict[str, Any]]:
-    return [{"packet": pid, "sender": sender, "reason": detail, "at": at}
-            for pid, sender, detail, at in store.conn.execute(
-                "SELECT packet_id, sender, detail, at FROM packets WHERE status='quarantined' "
-                "ORDER BY at")]
+    """Held packets, and origins held out of applied packets (relayed by a trusted peer).
+
+    A packet from a sender that is not a peer is held unread, named by the sender's
+    signing key (``key:HEX``); once that key belongs to a peer, the peer's id is shown.
+    """
+    ensure_held_table(store)
+    out = []
+    for pid, sender, detail, at in store.conn.execute(
+            "SELECT packet_id, sender, detail, at FROM packets WHERE status='quarantined' "
+            "ORDER BY at"):
+        if isinstance(sender, str) and sender.startswith("key:"):
+            try:
+                p = peers_mod.by_sign_key(store, bytes.fromhex(sender[4:]))
+            except ValueError:
+                p = None
+            if p is not None:
+                sender = p.device_id
+        out.append({"packet": pid, "sender": sender, "reason": detail, "at": at})
+    for pid, origin, detail, at in store.conn.execute(
+            "SELECT packet_id, origin, reason, at FROM held_origins ORDER BY at"):
+        out.append({"packet": pid, "sender": origin, "reason": detail, "at": at,
+                    "origin_only": True})
+    return out
 
 
 def _held(home: Home, pid: str) -> bytes:
@@ -139,30 +159,65 @@ def _held(home: Home, pid: str) -> bytes:
                             hints=("import the stick again to hold it anew",)) from exc
 
 
+def _matches(q: dict[str, Any], sender: str) -> bool:
+    got = str(q["sender"])
+    if got == sender:
+        return True
+    # a signing key may be given by a prefix of at least 16 hex digits
+    return got.startswith("key:") and sender.startswith("key:") and len(sender) >= 20 \
+        and got.startswith(sender)
+
+
 def quarantine_accept(home: Home, store: Store, sender: str, *, add_peer: bool = False
                       ) -> ImportReport:
-    items = [q for q in quarantine_list(home, store) if q["sender"] == sender]
+    items = [q for q in quarantine_list(home, store) if _matches(q, sender)]
     if not items:
         raise NotFoundError(f"no held packets from {sender!r}")
     report = ImportReport()
     if add_peer:
-        card = store.conn.execute("SELECT card FROM cards WHERE device_id=?",
-                                  (sender,)).fetchone()
-        data0 = _held(home, items[0]["packet"])
-        if card is None:
-            opened = packet.open_packet(data0, home.keys.enc_secret, accept_sender=lambda k: None)
-            c = body_mod.card_for(body_mod.decode(opened.body), sender)
-            card_text = c.encode() if c else None
-        else:
-            card_text = card[0]
-        if card_text and peers_mod.by_id(store, sender) is None:
-            peers_mod.add(store, card_text)
+        _add_sender_peer(home, store, items)
     for q in items:
-        path = home.quarantine_dir / f"{q['packet']}.pkt"
-        with store.transaction():
-            store.conn.execute("DELETE FROM packets WHERE packet_id=?", (q["packet"],))
-        status = import_packet(home, store, _held(home, q["packet"]), report, name=q["packet"],
-                               allow_unknown=True)
-        if status == "imported":
+        pid = q["packet"]
+        path = home.quarantine_dir / f"{pid}.pkt"
+        data = _held(home, pid)
+        if q.get("origin_only"):
+            # the packet was applied; only this origin's changes were held out of it
+            status = import_packet(home, store, data, report, name=pid, allow_unknown=True,
+                                   release_origin=str(q["sender"]))
+            if status == "imported":
+                with store.transaction():
+                    store.conn.execute("DELETE FROM held_origins WHERE packet_id=? AND "
+                                       "origin=?", (pid, q["sender"]))
+        else:
+            with store.transaction():
+                store.conn.execute("DELETE FROM packets WHERE packet_id=?", (pid,))
+            status = import_packet(home, store, data, report, name=pid, allow_unknown=True)
+        if status == "imported" and seen_status(store, pid) != "quarantined" and \
+                store.conn.execute("SELECT 1 FROM held_origins WHERE packet_id=?",
+                                   (pid,)).fetchone() is None:
             path.unlink(missing_ok=True)
     return report
+
+
+def _add_sender_peer(home: Home, store: Store, items: list[dict[str, Any]]) -> None:
+    """Add the sender of held packets as a peer, from the card its packet carries.
+
+    This is the user's decision to accept it, so the body is opened now."""
+    q = items[0]
+    sender = str(q["sender"])
+    if q.get("origin_only") or not sender.startswith("key:"):
+        row = store.conn.execute("SELECT card FROM cards WHERE device_id=?", (sender,)).fetchone()
+        if row is not None and peers_mod.by_id(store, sender) is None:
+            peers_mod.add(store, row[0])
+        if row is not None or peers_mod.by_id(store, sender) is not None:
+            return
+    opened = packet.open_packet(_held(home, q["packet"]), home.keys.enc_secret,
+                                accept_sender=lambda k: None)
+    b = body_mod.decode(opened.body)
+    card = body_mod.card_for(b, b.sender)
+    if card is None or card.sign_public != opened.envelope.sender_sign_public:
+        raise FormatError("the held packet carries no identity card of its signer",
+                          hints=("add the sender with `sneakersync peer add CARD`, then "
+                                 "`sneakersync peer trust NAME`",))
+    if peers_mod.by_id(store, card.device_id) is None:
+        peers_mod.add(store, card.encode())

@@ -17,7 +17,7 @@ from typing import Any, Callable, Sequence
 from sneakersync.wire import canonical
 from sneakersync.wire import crypto
 from sneakersync.wire import merkle
-from sneakersync.errors import AuthError, BodyError, CardError
+from sneakersync.errors import AuthError, BodyError, CardError, UsageError
 from sneakersync.wire.identity import Card, decode_card, parse_id_text
 from sneakersync.wire.change import Version
 
@@ -26,6 +26,13 @@ BODY_VERSION = 1
 SEG_DOMAIN = b"sneakersync segment v1\x00"
 CHANGE_KEYS = frozenset({"c", "d", "i", "k", "o", "op", "t", "v"})
 MAX_COUNTER = (1 << 53) - 1
+# times (milliseconds since 1970): up to 9999-12-31T23:59:59.999Z, so every date library,
+# SQLite and every export format can hold them
+MAX_TIME = 253_402_300_799_999
+MAX_DEPTH = 64  # nesting of arrays and objects in record data
+MAX_INT = MAX_COUNTER  # integers in record data: -(2^53 - 1) .. 2^53 - 1 (I-JSON)
+_DEVICE_ID = re.compile(r"[a-z2-7]{16}")
+_LONG_NUMBER = re.compile(rb"[0-9]{16}|[eE][+-]?[0-9]{3}")
 _CONTROL = re.compile(r"[\x00-\x1f]")
 _COLLECTION = re.compile(r"[A-Za-z0-9.-][A-Za-z0-9_.-]{0,63}")
 
@@ -132,8 +139,10 @@ def decode(data: bytes, *, max_changes: int = 50_000_000) -> Body:
     sender = _req(meta, "sender", str)
     _origin_raw(sender)
     created = _req(meta, "created", int)
+    if not 0 <= created <= MAX_TIME:
+        raise BodyError(f"body 'created' must be a time from 0 to {MAX_TIME} ms")
     to = _req(meta, "to", list)
-    if not all(isinstance(t, str) for t in to):
+    if not to or not all(isinstance(t, str) and _DEVICE_ID.fullmatch(t) for t in to):
         raise BodyError("body 'to' must list device ids")
     manifest_raw = _req(meta, "manifest", dict)
     manifest = {}
@@ -141,7 +150,7 @@ def decode(data: bytes, *, max_changes: int = 50_000_000) -> Body:
         _origin_raw(origin)
         manifest[origin] = _ranges(rs)
     origins = _req(meta, "origins", dict)
-    if not all(isinstance(k, str) and isinstance(v, str) for k, v in origins.items()):
+    if not all(_DEVICE_ID.fullmatch(k) and isinstance(v, str) for k, v in origins.items()):
         raise BodyError("body 'origins' must map device ids to identity cards")
     extra = _req(meta, "extra", dict)
     segs_raw = _req(meta, "segments", list)
@@ -216,13 +225,21 @@ def parse_change(raw: bytes, origin: str, first: int, last: int, obj: Any = None
     if (not isinstance(k, str) or not _COLLECTION.fullmatch(k)
             or not isinstance(i, str) or not 0 < len(i) <= 200 or _CONTROL.search(i)):
         raise BodyError("a change names an invalid collection or record id")
-    if type(t) is not int or not isinstance(v, dict) or o in v:
-        raise BodyError("a change has an invalid version vector or time")
+    if type(t) is not int or not 0 <= t <= MAX_TIME:
+        raise BodyError(f"a change's time must be an integer from 0 to {MAX_TIME} ms")
+    if not isinstance(v, dict) or o in v:
+        raise BodyError("a change has an invalid version vector")
     for dev, n in v.items():
-        if not isinstance(dev, str) or type(n) is not int or not 0 < n <= MAX_COUNTER:
+        if not _DEVICE_ID.fullmatch(dev) or type(n) is not int or not 0 < n <= MAX_COUNTER:
             raise BodyError("a change has an invalid version vector")
+    if d is not None and (raw.count(b"{") + raw.count(b"[") > MAX_DEPTH
+                          or _LONG_NUMBER.search(raw)):
+        check_data(d)
     # canonical form: rebuild the exact bytes (this also yields the data's canonical JSON)
-    data_json = canonical.dumps(d)
+    try:
+        data_json = canonical.dumps(d)
+    except UsageError as exc:  # e.g. a number too large for a double (1e400)
+        raise BodyError(f"a change's data cannot be stored: {exc}") from exc
     wire_vv = canonical.dumps_counts(v)
     full_vv = dict(v)
     full_vv[o] = c
@@ -236,6 +253,25 @@ def parse_change(raw: bytes, origin: str, first: int, last: int, obj: Any = None
     return Version(origin=o, counter=c, op=op, data=d, vv=full_vv, ts=t, collection=k, rid=i,
                    data_json=data_json if d is not None else None,
                    vv_json=canonical.dumps_counts(full_vv))
+
+
+def check_data(value: Any) -> None:
+    """Record data limits (section 5.4): nesting at most MAX_DEPTH, integers within
+    +-MAX_INT. Raises BodyError. Iterative, so no input can exhaust the stack."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children: Any = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            if type(item) is int and not -MAX_INT <= item <= MAX_INT:
+                raise BodyError("record data holds an integer beyond +-(2^53 - 1)")
+            continue
+        if depth > MAX_DEPTH:
+            raise BodyError(f"record data is nested deeper than {MAX_DEPTH} levels")
+        stack.extend((c, depth + 1) for c in children)
 
 
 @dataclass

@@ -22,6 +22,18 @@ def dumps(obj: Any) -> str:
         return _ENCODER.encode(obj)
     except (TypeError, ValueError) as exc:
         raise UsageError(f"value cannot be stored as JSON: {exc}") from exc
+    except RecursionError as exc:
+        raise UsageError("value is nested too deeply to be stored as JSON") from exc
+
+
+def dumps_text(obj: Any) -> str:
+    """:func:`dumps`, and the result must be valid Unicode (no lone surrogates)."""
+    out = dumps(obj)
+    try:
+        out.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise UsageError("text holds a lone surrogate (not valid Unicode)") from exc
+    return out
 
 
 def dumps_counts(counts: dict[str, int]) -> str:

@@ -38,6 +38,15 @@ SIGNED_LEN = 121
 SIG_DOMAIN = b"sneakersync envelope v1\x00"
 MAX_BODY = 1 << 31  # 2 GiB uncompressed: a hard ceiling against bombs
 MAX_PAD = 1 << 20  # padding buckets are at most 1 MiB
+# what C compressed bytes can honestly hold: zstd on real record text stays far below
+# 1024:1; a larger U is a bomb (or a lie) and is refused before any decompression
+RATIO_FLOOR = 1 << 16
+MAX_RATIO = 1024
+
+
+def honest_limit(compressed_len: int) -> int:
+    """The largest body ``compressed_len`` bytes may declare (packet-v1 section 3.1)."""
+    return RATIO_FLOOR + MAX_RATIO * compressed_len
 _FMT = ">8s32s32sQQ32sB"
 
 
@@ -100,6 +109,9 @@ def parse(data: bytes) -> Envelope:
         raise EnvelopeError("envelope body is truncated")
     if ulen > MAX_BODY:
         raise EnvelopeError("envelope declares an oversized body")
+    if ulen > honest_limit(clen):
+        raise EnvelopeError(f"envelope declares a body of {ulen} bytes, more than "
+                            f"{clen} compressed bytes can honestly hold")
     return Envelope(spub, hh, clen, ulen, bhash, flags, data[SIGNED_LEN:FIXED_LEN])
 
 
@@ -109,8 +121,9 @@ def open_envelope(data: bytes, *, header_hash: bytes,
                   dictionaries: Mapping[int, bytes] | None = None) -> tuple[Envelope, bytes]:
     """Verify, then decompress. Returns (envelope, body).
 
-    ``accept_sender(sign_public)`` raises (an :class:`AuthError`) when the
-    sender may not send to us; it runs after the signature verifies.
+    ``accept_sender(sign_public)`` raises when the sender may not send to us
+    (revoked, unknown, held): it runs after the signature and the header binding
+    verify and before any byte of the body is hashed or decompressed.
     """
     env = parse(data)
     crypto.verify(env.sender_sign_public, SIG_DOMAIN + data[:SIGNED_LEN], env.signature)
