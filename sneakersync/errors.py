@@ -15,6 +15,7 @@ Exit codes:
     6  the medium failed (drive full, read-only, vanished)
     7  unresolved conflicts remain (reported, never fatal to other items)
     8  an optional extra is not installed
+    9  the home is locked: its passphrase is missing or wrong
 """
 
 from __future__ import annotations
@@ -57,6 +58,13 @@ class AlreadyExistsError(SneakersyncError, FileExistsError):
 class StoreError(SneakersyncError):
     exit_code = 4
     layer = "store"
+
+
+class LockedError(SneakersyncError):
+    """The home's keys are sealed and no (right) passphrase was given."""
+
+    exit_code = 9
+    layer = "locked"
 
 
 class FormatError(SneakersyncError, ValueError):

@@ -15,6 +15,12 @@ from sneakersync.store import home as home_mod
 from sneakersync.store import peers
 from sneakersync.store.home import Home
 
+# Homes made by the CLI in tests (and in their child processes) are sealed under this
+# passphrase, with the Argon2id minimum that SNEAKERSYNC_TEST_WEAK_KDF allows (tests
+# only: real homes use MODERATE).  Library-made homes stay plain unless a test asks.
+os.environ.setdefault("SNEAKERSYNC_PASSPHRASE", "correct horse battery staple")
+os.environ["SNEAKERSYNC_TEST_WEAK_KDF"] = "1"
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 

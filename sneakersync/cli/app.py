@@ -18,9 +18,13 @@ PROG = "sneakersync"
 
 
 class Ctx:
-    def __init__(self, home: Path | None, quiet: bool) -> None:
+    def __init__(self, home: Path | None, quiet: bool, passphrase_fd: int | None = None,
+                 passphrase_file: Path | None = None) -> None:
+        from sneakersync.cli.askpass import Askpass
+
         self._home_path = home
         self.quiet = quiet
+        self.askpass = Askpass(passphrase_fd, passphrase_file)
         self._home: Any = None
         self._store: Any = None
 
@@ -37,7 +41,8 @@ class Ctx:
         if self._home is None:
             from sneakersync.store import home as home_mod
 
-            self._home = home_mod.load(self.home_path)
+            self._home = home_mod.load(self.home_path,
+                                       lambda: self.askpass.for_home(self.home_path))
         return self._home
 
     @property
@@ -79,9 +84,15 @@ def parse_json_arg(text: str, what: str = "JSON") -> Any:
 @click.option("--home", type=click.Path(path_type=Path), envvar="SNEAKERSYNC_HOME",
               help="Device home folder (default: $SNEAKERSYNC_HOME, else the user data dir).")
 @click.option("-q", "--quiet", is_flag=True, help="Print only results and errors.")
+@click.option("--passphrase-fd", type=int, metavar="N",
+              help="Read the home's passphrase from file descriptor N (one line).")
+@click.option("--passphrase-file", type=click.Path(path_type=Path), metavar="PATH",
+              help="Read it from the first line of PATH, e.g. a key file on separate media "
+                   "(also $SNEAKERSYNC_PASSPHRASE_FILE).")
 @click.version_option(package_name="sneakersync", prog_name=PROG)
 @click.pass_context
-def cli(ctx: click.Context, home: Path | None, quiet: bool) -> None:
+def cli(ctx: click.Context, home: Path | None, quiet: bool, passphrase_fd: int | None,
+        passphrase_file: Path | None) -> None:
     """Keep field records in sync between devices that never see a network.
 
     Records travel as signed, encrypted packets on USB sticks or SD cards, as
@@ -89,7 +100,7 @@ def cli(ctx: click.Context, home: Path | None, quiet: bool) -> None:
 
     Example: sneakersync init --name "Amina laptop"
     """
-    ctx.obj = Ctx(home, quiet)
+    ctx.obj = Ctx(home, quiet, passphrase_fd, passphrase_file)
     ctx.call_on_close(ctx.obj.close)
 
 

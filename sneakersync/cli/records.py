@@ -15,18 +15,22 @@ from sneakersync.errors import UsageError
 
 @cli.command()
 @click.option("--name", required=True, help="A name people will recognise, e.g. 'Clinic tablet 2'.")
+@click.option("--no-passphrase", is_flag=True,
+              help="Keys and store NOT sealed (kiosks, tests); `whoami` says so.")
 @json_option
 @pass_ctx
-def init(c: Ctx, name: str, as_json: bool) -> None:
-    """Create this device: keys, id and an empty store.
+def init(c: Ctx, name: str, no_passphrase: bool, as_json: bool) -> None:
+    """Create this device: keys, id and an empty store, sealed under a passphrase.
 
-    Refuses to overwrite an existing device.
+    Asks for the passphrase twice (or takes --passphrase-fd, --passphrase-file or
+    SNEAKERSYNC_PASSPHRASE). A forgotten passphrase cannot be recovered: the
+    device must be set up again. Refuses to overwrite an existing device.
 
     Example: sneakersync init --name "Amina laptop"
     """
     from sneakersync.store import home as home_mod
 
-    h = home_mod.create(c.home_path, name)
+    h = home_mod.create(c.home_path, name, passphrase=c.askpass.for_init(no_passphrase))
     if as_json:
         emit_json(h.describe())
     else:
@@ -68,6 +72,7 @@ def whoami(c: Ctx, qr_out: str | None, qr_terminal: bool, as_json: bool) -> None
     click.echo(f"device id: {d['device_id']}")
     click.echo(f"kind:      {d['kind']}")
     click.echo(f"card:      {d['card']}")
+    click.echo(f"at rest:   {d['protection']}")
     if qr_out:
         c.say(f"QR code written to {qr_out}")
 

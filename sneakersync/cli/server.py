@@ -41,9 +41,10 @@ def server() -> None:
 
 @server.command("init")
 @click.option("--name", required=True, help="A name devices will see, e.g. 'Office server'.")
+@click.option("--no-passphrase", is_flag=True, help="Keys and store NOT sealed (tests only).")
 @json_option
 @pass_ctx
-def server_init(c: Ctx, name: str, as_json: bool) -> None:
+def server_init(c: Ctx, name: str, no_passphrase: bool, as_json: bool) -> None:
     """Create the server's keys and store in --home (refuses to overwrite).
 
     Give its card (`whoami`) to every device: `sneakersync server use CARD`.
@@ -53,7 +54,8 @@ def server_init(c: Ctx, name: str, as_json: bool) -> None:
     from sneakersync.store import home as home_mod
     from sneakersync.wire.identity import KIND_SERVER
 
-    h = home_mod.create(c.home_path, name, kind=KIND_SERVER)
+    h = home_mod.create(c.home_path, name, kind=KIND_SERVER,
+                        passphrase=c.askpass.for_init(no_passphrase))
     if as_json:
         emit_json(h.describe())
     else:

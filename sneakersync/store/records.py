@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import bisect
 import json
+import os
 import re
 import sqlite3
 import time
@@ -192,21 +193,53 @@ def version_from_raw(raw: bytes | str) -> Version:
                    vv=dict(sorted(vv.items())), ts=obj["t"], collection=obj["k"], rid=obj["i"])
 
 
+def connect(path: Path, key: bytes | None) -> tuple[sqlite3.Connection, tuple[type[Exception], ...]]:
+    """Open the store file with the right driver, and the errors that driver raises.
+
+    A plain store (a home without a passphrase) uses the standard library's
+    sqlite3.  A sealed home's store is SQLCipher (AES-256 pages with an HMAC each,
+    from the ``sqlcipher3`` wheel): the 32-byte key is given raw, so no second KDF
+    runs, and the database, its WAL and its journal are all encrypted.  The file
+    is created 0600 first: SQLite gives its WAL and shared-memory files the same
+    mode, whatever the umask.
+    """
+    fd = os.open(str(path), os.O_RDWR | os.O_CREAT, 0o600)
+    os.close(fd)
+    os.chmod(path, 0o600)
+    if key is None:
+        return (sqlite3.connect(str(path), isolation_level=None, timeout=30),
+                (sqlite3.DatabaseError,))
+    import sqlcipher3  # lazily: `--help` and plain homes never load it
+
+    errors: tuple[type[Exception], ...] = (sqlite3.DatabaseError, sqlcipher3.DatabaseError)
+    conn: Any = sqlcipher3.connect(str(path), isolation_level=None, timeout=30)
+    try:
+        conn.execute(f"PRAGMA key = \"x'{key.hex()}'\"")
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except errors as exc:
+        conn.close()
+        raise StoreError(f"store {path} does not open with this home's key: {exc}",
+                         hints=("the store and the key file come from different homes, "
+                                "or the store is damaged",)) from exc
+    return conn, errors
+
+
 class Store:
     """One device's records and sync state in one SQLite file."""
 
-    def __init__(self, path: Path | str, device_id: str) -> None:
+    def __init__(self, path: Path | str, device_id: str, *, key: bytes | None = None) -> None:
         self.path = Path(path)
         self.device_id = device_id
+        self.errors: tuple[type[Exception], ...] = (sqlite3.DatabaseError,)
         try:
-            conn = sqlite3.connect(str(self.path), isolation_level=None, timeout=30)
+            conn, self.errors = connect(self.path, key)
             self.conn = conn
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=FULL")
             conn.execute("PRAGMA foreign_keys=ON")
             conn.execute("PRAGMA cache_size=-32768")
             self._migrate()
-        except sqlite3.DatabaseError as exc:
+        except self.errors as exc:
             raise StoreError(f"store {self.path} cannot be opened: {exc}") from exc
         self._policies: dict[str, str] = {}
 
@@ -284,7 +317,7 @@ class Store:
         self.conn.close()
 
     def transaction(self) -> "_Tx":
-        return _Tx(self.conn)
+        return _Tx(self.conn, self.errors)
 
     def _get_meta(self, key: str) -> str | None:
         row = self.conn.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
@@ -743,15 +776,17 @@ class Store:
 class _Tx:
     """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on any exception. Nests (inner is a no-op)."""
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: sqlite3.Connection,
+                 errors: tuple[type[Exception], ...] = (sqlite3.DatabaseError,)) -> None:
         self.conn = conn
+        self.errors = errors
         self.outer = False
 
     def __enter__(self) -> sqlite3.Connection:
         if not self.conn.in_transaction:
             try:
                 self.conn.execute("BEGIN IMMEDIATE")
-            except sqlite3.OperationalError as exc:
+            except self.errors as exc:
                 raise StoreError(f"store is busy: {exc}",
                                  hints=("another sneakersync command may be running",)) from exc
             self.outer = True
