@@ -14,7 +14,7 @@ import click
 
 from sneakersync.cli.app import PROG, cli
 from sneakersync.errors import SneakersyncError
-from sneakersync.cli import beacon, demo, passphrase, peers, qr, records, server, sync  # noqa: F401  (each registers its commands)
+from sneakersync.cli import beacon, demo, eden, passphrase, peers, qr, records, server, sync  # noqa: F401  (each registers its commands)
 
 
 def fail(err: SneakersyncError) -> NoReturn:

@@ -91,7 +91,9 @@ def put(c: Ctx, collection: str, data: str, rid: str | None, as_json: bool) -> N
     obj = parse_json_arg(data, "record")
     if not isinstance(obj, dict):
         raise UsageError("record must be a JSON object")
-    new_id = c.store.put(collection, obj, rid)
+    from sneakersync.store.binding import checked
+
+    new_id = c.store.put(collection, next(checked(c.store, collection, [(rid, obj)]))[1], rid)
     emit_json({"id": new_id}) if as_json else click.echo(new_id)
 
 
@@ -168,23 +170,30 @@ def collections(c: Ctx, as_json: bool) -> None:
 @json_option
 @pass_ctx
 def load(c: Ctx, collection: str, file: Path, as_json: bool) -> None:
-    """Create or update many records from a .jsonl or .csv file, in one transaction.
+    """Create or update many records from a .jsonl, .csv, .s3json or .xml file, in one transaction.
 
-    An `id` key or column, when present, is the record id. If any line is bad,
+    An `id` key or column, when present, is the record id; in Eden's S3JSON/S3XML the
+    uuid is. If any line is bad (or refused by the collection's Eden binding),
     nothing is written.
 
     Example: sneakersync load households samples/households.csv
     """
+    from sneakersync.store.binding import checked
     from sneakersync.store.load import read_records
 
+    if file.suffix.lower() in (".s3json", ".xml"):  # Sahana Eden's own export
+        from sneakersync.cli.eden import load_eden
+
+        return load_eden(c, collection, file, as_json)
     size = file.stat().st_size if file.exists() else 0
     show = not c.quiet and not as_json and size > 2_000_000 and sys.stderr.isatty()
     if show:
         with click.progressbar(length=0, label="loading", file=sys.stderr,
                                show_pos=True) as bar:
-            ids = c.store.write_many(collection, read_records(file), progress=bar.update)
+            ids = c.store.write_many(collection, checked(c.store, collection, read_records(file)),
+                                     progress=bar.update)
     else:
-        ids = c.store.write_many(collection, read_records(file))
+        ids = c.store.write_many(collection, checked(c.store, collection, read_records(file)))
     if as_json:
         emit_json({"collection": collection, "loaded": len(ids)})
     else:

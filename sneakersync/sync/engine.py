@@ -18,6 +18,7 @@ from sneakersync.wire import crypto
 from sneakersync.wire import merkle
 from sneakersync.wire import packet
 from sneakersync.store import peers as peers_mod
+from sneakersync.store import binding as eden_binding
 from sneakersync.wire import revocation
 from sneakersync.store import revocations as revocation_store
 from sneakersync.sync import selection
@@ -185,6 +186,9 @@ def build_export(home: Home, store: Store, recipients: Sequence[Peer], *,
     policies = explicit_policies(store)
     if policies:
         extra["policies"] = policies
+    bindings = eden_binding.all_bindings(store)
+    if bindings:
+        extra["eden_bindings"] = bindings
     if revocations:
         extra["revocations"] = [r.to_json() for r in revocations]
     b = body_mod.Body(sender=store.device_id, created=now if now is not None else now_ms(),
@@ -564,6 +568,7 @@ def adopt_policies(store: Store, b: body_mod.Body) -> None:
     Every device must settle conflicts the same way to converge; a policy set
     on one device travels with its packets to devices that have not chosen one.
     """
+    eden_binding.adopt(store, b.extra.get("eden_bindings"))
     got = b.extra.get("policies")
     if not isinstance(got, dict):
         return
