@@ -10,6 +10,8 @@ Tables (schema version in ``meta``):
   ranges, kept up to date with every insert (the manifest is read from here,
   never by scanning the change log) and still claiming changes that compaction
   (:mod:`sneakersync.sync.compact`) removed from ``changes``;
+- ``hashlog``: the leaf hashes of compacted changes, packed per origin as runs of
+  32-byte hashes (from ``lo``), so Merkle proofs and receipt roots still work;
 - ``peers``, ``knowledge``, ``packets``, ``collections``: sync bookkeeping.
 
 Every public write runs in one transaction: a crash leaves the store either
@@ -74,6 +76,9 @@ _SCHEMA = [
         PRIMARY KEY (peer, origin, source))""",
     """CREATE TABLE IF NOT EXISTS held (
         origin TEXT NOT NULL, lo INTEGER NOT NULL, hi INTEGER NOT NULL, PRIMARY KEY (origin, lo))
+        WITHOUT ROWID""",
+    """CREATE TABLE IF NOT EXISTS hashlog (
+        origin TEXT NOT NULL, lo INTEGER NOT NULL, hashes BLOB NOT NULL, PRIMARY KEY (origin, lo))
         WITHOUT ROWID""",
     """CREATE TABLE IF NOT EXISTS cards (device_id TEXT PRIMARY KEY, card TEXT NOT NULL)""",
     """CREATE TABLE IF NOT EXISTS packets (
@@ -234,6 +239,8 @@ class Store:
         try:
             conn, self.errors = connect(self.path, key)
             self.conn = conn
+            if not conn.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchone():
+                conn.execute("PRAGMA auto_vacuum=INCREMENTAL")  # compaction frees pages
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=FULL")
             conn.execute("PRAGMA foreign_keys=ON")
@@ -268,6 +275,8 @@ class Store:
             raise StoreError("store belongs to another device")
         if self._get_meta("held") is None:
             with self.transaction():
+                self.conn.execute(_SCHEMA[[i for i, t in enumerate(_SCHEMA)
+                                           if "hashlog" in t][0]])
                 self._build_held()
 
     def _build_held(self) -> None:
@@ -287,6 +296,25 @@ class Store:
         for origin, lo, hi in self.conn.execute("SELECT origin, lo, hi FROM held "
                                                 "ORDER BY origin, lo"):
             out.setdefault(origin, []).append([lo, hi])
+        return out
+
+    def hashes(self, origin: str, lo: int, hi: int) -> dict[int, bytes]:
+        """Leaf hashes of ``origin``'s changes lo..hi this device holds (change log or
+        hash log of compacted changes)."""
+        out = {int(c): bytes(h) for c, h in self.conn.execute(
+            "SELECT counter, hash FROM changes WHERE origin=? AND counter BETWEEN ? AND ?",
+            (origin, lo, hi))}
+        first = self.conn.execute("SELECT MAX(lo) FROM hashlog WHERE origin=? AND lo<=?",
+                                  (origin, lo)).fetchone()[0]
+        for start, blob in self.conn.execute(
+                "SELECT lo, hashes FROM hashlog WHERE origin=? AND lo BETWEEN ? AND ?",
+                (origin, first if first is not None else lo, hi)):
+            blob = bytes(blob)
+            a = max(lo, start)
+            b = min(hi, start + len(blob) // 32 - 1)
+            for n in range(a, b + 1):
+                i = (n - start) * 32
+                out[n] = blob[i:i + 32]
         return out
 
     def holds(self, origin: str, counter: int) -> bool:

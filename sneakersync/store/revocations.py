@@ -78,7 +78,7 @@ def remember(store: Store, r: Revocation) -> bool:
 
 
 def held_max(store: Store, origin: str) -> int:
-    row = store.conn.execute("SELECT MAX(counter) FROM changes WHERE origin=?",
+    row = store.conn.execute("SELECT MAX(hi) FROM held WHERE origin=?",  # compacted too
                              (origin,)).fetchone()
     return int(row[0]) if row and row[0] is not None else 0
 

@@ -235,9 +235,8 @@ def _fetch(store: Store, origin: str, ranges: Ranges) -> list[tuple[int, str, by
 def _own_segment(home: Home, store: Store, counters: list[int], raws: list[bytes]
                  ) -> body_mod.Segment:
     first, last = counters[0], counters[-1]
-    hashes = [bytes(h) for (h,) in store.conn.execute(
-        "SELECT hash FROM changes WHERE origin=? AND counter BETWEEN ? AND ? ORDER BY counter",
-        (store.device_id, first, last))]
+    by_counter = store.hashes(store.device_id, first, last)
+    hashes = [by_counter[c] for c in range(first, last + 1) if c in by_counter]
     if len(hashes) != last - first + 1:
         raise SneakersyncError("own change log has a gap; the store is damaged")
     root = merkle.root(hashes)
@@ -258,9 +257,7 @@ def _relayed_segments(store: Store, origin: str, rows: list[tuple[int, str, byte
     for seg_id, items in sorted(by_seg.items()):
         first, last, root, sig, known_json = store.conn.execute(
             "SELECT first, last, root, sig, known FROM segments WHERE id=?", (seg_id,)).fetchone()
-        leaves = {c: bytes(h) for c, h in store.conn.execute(
-            "SELECT counter, hash FROM changes WHERE origin=? AND counter BETWEEN ? AND ?",
-            (origin, first, last))}
+        leaves = store.hashes(origin, first, last)
         known = {tuple(int(x) for x in k.split(",")): bytes.fromhex(v)
                  for k, v in json.loads(known_json).items()}
         sub = merkle.subtree_from(leaves, known)  # type: ignore[arg-type]

@@ -189,7 +189,10 @@ def prune(home: Home, store: Store, *, dry_run: bool = False,
     }
     if not dry_run:
         result["seen_packets_forgotten"] = compact_seen(store, now)
-    if dry_run or (not p.records and not late):
+    if dry_run:
+        return result
+    if not p.records and not late:
+        _compact(store, result)
         return result
     store.conn.execute("PRAGMA secure_delete=ON")  # erased values do not linger in free pages
     try:
@@ -203,8 +206,17 @@ def prune(home: Home, store: Store, *, dry_run: bool = False,
         store.conn.execute("PRAGMA secure_delete=OFF")
     longest = max([d or 0 for _, d in retention(store).values()] + [0])
     result["bookkeeping_rows_merged"] = receipts.compact(store, now - (longest + 1) * DAY_MS)
+    _compact(store, result)
     store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     return result
+
+
+def _compact(store: Store, result: dict[str, Any]) -> None:
+    from sneakersync.sync import compact
+
+    got = compact.compact(store)
+    result["changes_erased"] += got["values_erased"]
+    result["compaction"] = got
 
 
 SEEN_KEEP_DAYS = 90

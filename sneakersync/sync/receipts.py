@@ -81,10 +81,7 @@ def _hashes_for(store: Store) -> Any:
     def get(origin: str, ranges: Ranges) -> Mapping[int, bytes]:
         out: dict[int, bytes] = {}
         for lo, hi in ranges:
-            for c, h in store.conn.execute(
-                    "SELECT counter, hash FROM changes WHERE origin=? AND counter BETWEEN ? AND ?",
-                    (origin, lo, hi)):
-                out[int(c)] = bytes(h)
+            out.update(store.hashes(origin, lo, hi))  # compacted changes too
         return out
     return get
 

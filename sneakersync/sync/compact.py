@@ -1,0 +1,204 @@
+"""Compaction: keep a device's store proportional to live data plus what peers still need.
+
+API (one call, safe to run any time, any number of times)::
+
+    from sneakersync.sync.compact import compact
+    result = compact(store)            # -> dict of counts (see below)
+    plan = stable_ranges(store)        # read-only: per origin, what every peer holds
+
+What is *settled*: a change every unrevoked peer (devices and servers) has
+confirmed it holds (their own packets' manifests, ``acked``, or a server's
+receipt; optimistic ``sent`` knowledge does not count), or that a peer's share
+rules never let it see.  A device that has not yet given us every change of its
+own that it claimed to hold could still deliver an edit concurrent with old
+versions; while any peer is in that state, no old value is erased (the merge
+policy's common ancestor must stay the same on every device).
+
+Steps, each in its own transaction (a crash between them leaves a consistent,
+merely less compact store; re-running completes the work):
+
+1. *Erase superseded values*: settled changes that are no longer any record's
+   current version (and whose record is not in conflict) lose their bytes
+   (``raw``), with ``secure_delete`` so the values do not linger in free pages.
+   A deleted record keeps only its tombstone.
+2. *Fold stubs into the hash log*: every change row without bytes (erased here,
+   or pruned by :mod:`sneakersync.sync.prune`) leaves ``changes``; its 32-byte
+   leaf hash is appended to ``hashlog`` (runs of up to 4,096 hashes per row), so
+   Merkle proofs, own segment signatures and receipt roots still verify. The
+   ``held`` table keeps claiming the change, so it is never asked for or
+   applied again.
+3. *Drop unused segments*: relayed segment signatures no remaining change uses.
+4. *Reuse space*: ``PRAGMA incremental_vacuum`` (stores made with
+   ``auto_vacuum=INCREMENTAL``), or a full ``VACUUM`` once a quarter of the file
+   is free pages (older stores).
+
+Result keys: ``values_erased``, ``rows_folded``, ``segments_dropped``,
+``pages_freed``, ``blocked_by`` (peers not caught up, by name).
+"""
+
+from __future__ import annotations
+
+import bisect
+import json
+from typing import Any, Callable
+
+from sneakersync.store import peers as peers_mod
+from sneakersync.store.records import Store
+from sneakersync.sync import selection
+from sneakersync.sync.engine import Ranges, subtract, union
+
+HASHES_PER_ROW = 4096
+_CONFIRMED = ("acked", "receipt")  # knowledge a peer itself gave us
+
+
+def confirmed_knowledge(store: Store, peer_id: str) -> dict[str, Ranges]:
+    out: dict[str, Ranges] = {}
+    for origin, ranges in store.conn.execute(
+            "SELECT origin, ranges FROM knowledge WHERE peer=? AND source IN (?, ?)",
+            (peer_id, *_CONFIRMED)):
+        out[origin] = union(out.get(origin, []), json.loads(ranges))
+    return out
+
+
+class _Settled:
+    """Whether a change is held by every peer that may see it."""
+
+    def __init__(self, store: Store) -> None:
+        self.peers = peers_mod.all_peers(store, include_revoked=False)
+        self.known = {p.device_id: {o: [tuple(r) for r in rs] for o, rs in
+                                    confirmed_knowledge(store, p.device_id).items()}
+                      for p in self.peers}
+        self.select: Callable[..., bool] | None = selection.selector_for(store)
+        held = store.held_ranges()
+        # a peer that claimed own changes we do not hold yet may still send concurrent edits
+        self.blocked_by = [p.name for p in self.peers if subtract(
+            [list(r) for r in self.known[p.device_id].get(p.device_id, [])],
+            held.get(p.device_id, []))]
+
+    def settled(self, origin: str, counter: int, collection: str, raw: bytes) -> bool:
+        for p in self.peers:
+            if p.device_id == origin:
+                continue
+            if _within(self.known[p.device_id].get(origin, []), counter):
+                continue
+            if self.select is not None and raw and not self.select(p, collection, raw):
+                continue  # share rules never let this peer see it
+            return False
+        return True
+
+
+def _within(ranges: list[Any], n: int) -> bool:
+    i = bisect.bisect_right(ranges, (n, 1 << 62)) - 1
+    return i >= 0 and ranges[i][0] <= n <= ranges[i][1]
+
+
+def stable_ranges(store: Store) -> dict[str, Ranges]:
+    """Per origin, the held counters every unrevoked peer has confirmed (read-only)."""
+    s = _Settled(store)
+    out: dict[str, Ranges] = {}
+    for origin, rs in store.held_ranges().items():
+        cur = rs
+        for p in s.peers:
+            if p.device_id != origin:
+                cur = subtract(cur, subtract(cur, [list(r) for r in
+                                                   s.known[p.device_id].get(origin, [])]))
+        if cur:
+            out[origin] = cur
+    return out
+
+
+def erase_superseded(store: Store, settled: _Settled) -> int:
+    """Step 1: erase the values of settled changes no record shows any more."""
+    if settled.blocked_by:
+        return 0
+    rows = store.conn.execute(
+        "SELECT c.origin, c.counter, c.collection, c.raw FROM changes c WHERE length(c.raw) > 0 "
+        "AND NOT EXISTS (SELECT 1 FROM records r WHERE r.collection=c.collection AND "
+        "r.rid=c.rid AND (r.frontier IS NOT NULL OR (r.origin=c.origin AND r.counter=c.counter)))"
+        " AND NOT EXISTS (SELECT 1 FROM records f WHERE f.collection=c.collection AND "
+        "f.fork_of=c.rid AND f.fork_of IS NOT NULL)").fetchall()
+    keys = [(o, n) for o, n, k, raw in rows if settled.settled(o, n, k, bytes(raw))]
+    if not keys:
+        return 0
+    store.conn.execute("PRAGMA secure_delete=ON")
+    try:
+        with store.transaction():
+            store.conn.executemany("UPDATE changes SET raw=x'' WHERE origin=? AND counter=?",
+                                   keys)
+    finally:
+        store.conn.execute("PRAGMA secure_delete=OFF")
+    return len(keys)
+
+
+def fold_stubs(store: Store) -> int:
+    """Step 2: move change rows without bytes into the hash log."""
+    rows = store.conn.execute("SELECT origin, counter, hash FROM changes WHERE length(raw)=0 "
+                              "ORDER BY origin, counter").fetchall()
+    if not rows:
+        return 0
+    runs: list[tuple[str, int, bytearray]] = []
+    for origin, counter, h in rows:
+        if runs and runs[-1][0] == origin and runs[-1][1] + len(runs[-1][2]) // 32 == counter:
+            runs[-1][2].extend(bytes(h))
+        else:
+            runs.append((origin, counter, bytearray(bytes(h))))
+    with store.transaction():
+        for origin, lo, blob in runs:
+            _append_hashes(store, origin, lo, bytes(blob))
+        store.conn.executemany("DELETE FROM changes WHERE origin=? AND counter=?",
+                               [(o, c) for o, c, _ in rows])
+    return len(rows)
+
+
+def _append_hashes(store: Store, origin: str, lo: int, blob: bytes) -> None:
+    prev = store.conn.execute("SELECT lo, hashes FROM hashlog WHERE origin=? AND lo<? "
+                              "ORDER BY lo DESC LIMIT 1", (origin, lo)).fetchone()
+    if prev is not None:
+        plo, pblob = int(prev[0]), bytes(prev[1])
+        if plo + len(pblob) // 32 == lo and (len(pblob) + len(blob)) // 32 <= HASHES_PER_ROW:
+            lo, blob = plo, pblob + blob
+    nxt = store.conn.execute("SELECT hashes FROM hashlog WHERE origin=? AND lo=?",
+                             (origin, lo + len(blob) // 32)).fetchone()
+    if nxt is not None and (len(blob) + len(nxt[0])) // 32 <= HASHES_PER_ROW:
+        store.conn.execute("DELETE FROM hashlog WHERE origin=? AND lo=?",
+                           (origin, lo + len(blob) // 32))
+        blob = blob + bytes(nxt[0])
+    store.conn.execute("INSERT INTO hashlog(origin, lo, hashes) VALUES(?,?,?) ON CONFLICT"
+                       "(origin, lo) DO UPDATE SET hashes=excluded.hashes", (origin, lo, blob))
+
+
+def drop_unused_segments(store: Store) -> int:
+    """Step 3: relayed segment signatures that no remaining change needs."""
+    with store.transaction():
+        cur = store.conn.execute(
+            "DELETE FROM segments WHERE id NOT IN (SELECT DISTINCT segment FROM changes "
+            "WHERE segment IS NOT NULL)")
+    return int(cur.rowcount or 0)
+
+
+def reuse_space(store: Store) -> int:
+    """Step 4: give free pages back (incremental vacuum, or VACUUM when a quarter is free)."""
+    free = int(store.conn.execute("PRAGMA freelist_count").fetchone()[0])
+    if free == 0:
+        return 0
+    mode = int(store.conn.execute("PRAGMA auto_vacuum").fetchone()[0])
+    if mode == 2:
+        store.conn.execute("PRAGMA incremental_vacuum")
+    else:
+        pages = int(store.conn.execute("PRAGMA page_count").fetchone()[0])
+        if free * 4 < pages:
+            return 0
+        store.conn.execute("VACUUM")
+    store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    return free
+
+
+def compact(store: Store) -> dict[str, Any]:
+    """Run every step; see the module docstring."""
+    settled = _Settled(store)
+    out: dict[str, Any] = {"values_erased": erase_superseded(store, settled)}
+    out["rows_folded"] = fold_stubs(store)
+    out["segments_dropped"] = drop_unused_segments(store)
+    out["pages_freed"] = reuse_space(store)
+    out["blocked_by"] = settled.blocked_by
+    return out
