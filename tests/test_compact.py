@@ -36,6 +36,9 @@ def test_settled_history_is_erased_and_folded(make_device: Any) -> None:
     got = compact(a.store)
     assert got["values_erased"] == 65 and got["rows_folded"] == 65 and not got["blocked_by"]
     assert a.store.snapshot() == before
+    # freed pages are given back (new stores use incremental auto-vacuum)
+    assert a.store.conn.execute("PRAGMA auto_vacuum").fetchone()[0] == 2
+    assert a.store.conn.execute("PRAGMA freelist_count").fetchone()[0] == 0
     assert _rows(a) == 20 + 1  # current versions (incl. 5 tombstones) + b's change
     # no old value is left anywhere in the file's live pages
     dump = b"".join(bytes(r[0]) for r in a.store.conn.execute("SELECT raw FROM changes"))
@@ -45,9 +48,6 @@ def test_settled_history_is_erased_and_folded(make_device: Any) -> None:
     rep = recv(b, send(a, [b]).data)
     assert not rep.rejected and rep.changes_applied == 1
     assert b.store.snapshot() == a.store.snapshot()
-    # freed pages are given back (new stores use incremental auto-vacuum)
-    assert a.store.conn.execute("PRAGMA auto_vacuum").fetchone()[0] == 2
-    assert a.store.conn.execute("PRAGMA freelist_count").fetchone()[0] == 0
     # b compacts relayed changes (c has none yet: nothing a's is settled for b)
     assert compact(b.store)["values_erased"] == 0
     rep = recv(c, send(b, [c]).data)

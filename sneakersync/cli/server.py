@@ -260,6 +260,12 @@ def prune(c: Ctx, dry_run: bool, as_json: bool) -> None:
     c.say(f"kept: {res['edited_since']} edited since their receipt, {res['not_delivered']} not "
           f"confirmed yet, {res['waiting']} within their retention days, {res['in_conflict']} "
           "in conflict")
+    comp = res.get("compaction")
+    if comp:
+        c.say(f"compacted: {comp['values_erased']} old values erased, {comp['rows_folded']} "
+              f"change rows folded into hashes"
+              + (f" (waiting for {', '.join(comp['blocked_by'])} to send its own changes)"
+                 if comp["blocked_by"] else ""))
     if not res["receipts"]:
         c.say(f"no receipt yet: `{PROG} import` a stick the server wrote, or `{PROG} push URL`")
 

@@ -183,7 +183,7 @@ def reuse_space(store: Store) -> int:
         return 0
     mode = int(store.conn.execute("PRAGMA auto_vacuum").fetchone()[0])
     if mode == 2:
-        store.conn.execute("PRAGMA incremental_vacuum")
+        store.conn.executescript("PRAGMA incremental_vacuum;")  # runs every step (execute: one)
     else:
         pages = int(store.conn.execute("PRAGMA page_count").fetchone()[0])
         if free * 4 < pages:
