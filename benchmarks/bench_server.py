@@ -32,6 +32,7 @@ def make_packets(root: Path, n_dev: int, n_pkt: int, n_chg: int):
     srv = home_mod.create(root / "srv", "Server", kind=KIND_SERVER)
     sink = home_mod.create(root / "sink", "Sink")
     sink_store = sink.open_store()
+    srv_store = srv.open_store()
     packets: list[bytes] = []
     for d in range(n_dev):
         h = home_mod.create(root / f"d{d}", f"Device {d}")
@@ -39,6 +40,7 @@ def make_packets(root: Path, n_dev: int, n_pkt: int, n_chg: int):
         peers.add(st, srv.card.encode())
         peers.add(st, sink.card.encode())
         peers.add(sink_store, h.card.encode())
+        peers.add(srv_store, h.card.encode())  # enrolled on the server
         recips = [peers.by_id(st, srv.device_id), peers.by_id(st, sink.device_id)]
         for p in range(n_pkt):
             st.write_many("households", [(f"d{d}-{p}-{i}", {
@@ -49,6 +51,7 @@ def make_packets(root: Path, n_dev: int, n_pkt: int, n_chg: int):
             packets.append(out.data)
         st.close()
     sink_store.close()
+    srv_store.close()
     return srv, sink, packets
 
 

@@ -26,6 +26,11 @@ class Server:
     def id(self) -> str:
         return self.home.device_id
 
+    def enroll(self, dev: Device, **kw: Any) -> Any:
+        from sneakersync.server.enroll import enroll
+
+        return enroll(self.home, self.sstore, dev.home.card.encode(), **kw)
+
     def ingest(self, drive: Path) -> dict[str, Any]:
         return ingest_drive(self.home, self.sstore, drive).as_json()
 
@@ -41,6 +46,7 @@ def setup(tmp_path: Path, make_device: Any, n: int = 2) -> tuple[Server, list[De
             if a is not b:
                 peers.add(a.store, b.home.card.encode())
         use_server(a.store, srv.home.card.encode())
+        srv.enroll(a)
     stick = tmp_path / "stick"
     stick.mkdir()
     return srv, devs, stick

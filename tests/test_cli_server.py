@@ -1,4 +1,4 @@
-"""server init|use|ingest|export|status, receipts, prune, collection retention via the CLI."""
+"""server init|use|enroll|held|devices|verify|ingest|export|status, receipts, prune, collection retention via the CLI."""
 
 from __future__ import annotations
 
@@ -48,8 +48,25 @@ def test_server_flow_through_cli(tmp_path: Path, capsys) -> None:
     assert exp2["packets"] == 1
     # server commands refuse a device home
     assert "not a server" in run(capsys, dev, "server", "ingest", str(stick), code=2)
+    # the device is not enrolled yet: its packets are held, not stored
     rep = json.loads(run(capsys, srv, "server", "ingest", str(stick), "--json"))
-    assert rep["stored"] == 2 and rep["changes_stored"] == 2 and rep["receipts_written"] == 1
+    assert rep["stored"] == 0 and rep["held"] == 2 and rep["receipts_written"] == 0
+    held = json.loads(run(capsys, srv, "server", "held", "--json"))
+    assert len(held) == 1 and held[0]["packets"] == 2 and held[0]["device"] is None
+    # the coordinator enrolls the device's card: what was held is stored
+    enrolled = json.loads(run(capsys, srv, "server", "enroll", dcard, "--name", "Amina",
+                              "--json"))
+    assert enrolled["held_stored"] == 2 and enrolled["changes_stored"] == 2
+    assert "nothing held" in run(capsys, srv, "server", "held")
+    devices = json.loads(run(capsys, srv, "server", "devices", "--json"))
+    assert [(d["name"], d["trust"], d["verified"]) for d in devices] == [
+        ("Amina", "trusted", False)]
+    srv_number = json.loads(run(capsys, srv, "server", "verify", "Amina", "--json"))
+    dev_number = json.loads(run(capsys, dev, "peer", "verify", "Office", "--json"))
+    assert srv_number["safety_number"] == dev_number["safety_number"]
+    run(capsys, srv, "server", "verify", "Amina", "--confirm")
+    rep = json.loads(run(capsys, srv, "server", "ingest", str(stick), "--json"))
+    assert rep["duplicates"] == 2 and rep["receipts_written"] == 1
     imp = json.loads(run(capsys, dev, "import", str(stick), "--json"))
     assert imp["receipts"] == 1
     assert "seq 2" in run(capsys, dev, "receipts")

@@ -71,7 +71,9 @@ def test_equivocation_is_rejected_and_reported(tmp_path: Path, make_device) -> N
     assert srv.sstore.totals()["rejected"] == 1 and srv.sstore.totals()["changes"] == 1
 
 
-def test_unknown_sender_is_recorded_by_card(tmp_path: Path, make_device) -> None:
+def test_unknown_sender_is_held_then_accepted_once(tmp_path: Path, make_device) -> None:
+    from sneakersync.server.ingest import release
+
     srv, (a, _b), stick = setup(tmp_path, make_device)
     stranger = make_device("stranger", seed=77)
     from sneakersync.server.setup import use_server
@@ -79,10 +81,14 @@ def test_unknown_sender_is_recorded_by_card(tmp_path: Path, make_device) -> None
     stranger.store.put("c", {"x": 1})
     export(stranger, stick)
     rep = srv.ingest(stick)
-    assert rep["stored"] == 1 and stranger.id in rep["senders"]
+    assert rep["stored"] == 0 and rep["held"] == 1 and srv.sstore.totals()["changes"] == 0
+    # the administrator accepts them once, knowingly: stored, recorded by the card
+    got = release(srv.home, srv.sstore, rep["held_signers"][0], once=True).as_json()
+    assert got["stored"] == 1 and stranger.id in got["senders"]
     devs = {d["device_id"]: d for d in srv.sstore.devices()}
     assert devs[stranger.id]["name"] == "stranger" and devs[stranger.id]["packets"] == 1
-    assert peers.by_id(srv.core, stranger.id) is None  # recorded, not made a peer
+    assert peers.by_id(srv.core, stranger.id) is None  # recorded, not enrolled
+    srv.ingest(stick)
     assert import_(stranger, stick).receipts == 1
 
 

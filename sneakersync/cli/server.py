@@ -1,6 +1,7 @@
 """Commands for the destination server and for delivering to it.
 
-``server init|use|ingest|serve|export|status``, ``push``, ``prune`` and ``receipts``.
+``server init|use|enroll|devices|verify|held|accept|reject|ingest|serve|export|status``,
+``push``, ``prune`` and ``receipts``.
 Heavy modules (starlette, uvicorn, httpx) load only inside the commands.
 """
 
@@ -12,7 +13,7 @@ from typing import Any
 
 import click
 
-from sneakersync.cli.app import Ctx, PROG, cli, emit_json, json_option, pass_ctx, read_card_arg
+from sneakersync.cli.app import Ctx, PROG, cli, emit_json, json_option, pass_ctx, quote, read_card_arg
 from sneakersync.errors import UsageError
 
 
@@ -61,6 +62,7 @@ def server_init(c: Ctx, name: str, no_passphrase: bool, as_json: bool) -> None:
     else:
         c.say(f"created server {h.name!r} ({h.device_id}) in {h.path}")
         c.say(f"server card: {h.card.encode()}")
+        c.say(f"enroll each device that delivers here: {PROG} server enroll CARD --name NAME")
 
 
 @server.command("use")
@@ -85,6 +87,176 @@ def server_use(c: Ctx, card: str, name: str | None, as_json: bool) -> None:
         c.say(f"destination server is now {p.name!r} ({p.device_id})")
 
 
+@server.command("enroll")
+@click.argument("card")
+@click.option("--name", help="Local name for the device (default: the name on its card).")
+@click.option("--quarantine", is_flag=True,
+              help="Hold its packets for a decision instead of storing them.")
+@json_option
+@pass_ctx
+def server_enroll(c: Ctx, card: str, name: str | None, quarantine: bool, as_json: bool) -> None:
+    """Enroll a device (its card, or a file holding it): store what it delivers.
+
+    The server stores changes only from enrolled devices; packets from anyone
+    else are held (`server held`). Enrolling a device also stores the packets
+    of it held so far. Then compare safety numbers in person (`server verify`).
+    Run it again without --quarantine to trust a device enrolled in quarantine.
+
+    Example: sneakersync --home /srv/sneakersync server enroll SNK1:AEA... --name "Amina laptop"
+    """
+    from sneakersync.server import enroll as enroll_mod
+    from sneakersync.server.ingest import release
+
+    h = _server_home(c)
+    ss = _server_store(c)
+    p = enroll_mod.enroll(h, ss, read_card_arg(card), name, quarantine=quarantine)
+    signer = enroll_mod.signer_text(p.sign_pub)
+    enroll_mod.forget_refusals(ss, signer)
+    rep = release(h, ss, signer).as_json() if p.trust == "trusted" and not p.revoked else None
+    out = {**p.as_json(), "held_stored": rep["stored"] if rep else 0,
+           "changes_stored": rep["changes_stored"] if rep else 0}
+    if as_json:
+        emit_json(out)
+        return
+    state = "revoked" if p.revoked else ("in quarantine" if p.trust != "trusted" else "trusted")
+    c.say(f"enrolled {p.name!r} ({p.device_id}): {state}, not yet verified")
+    if rep and rep["packets"]:
+        c.say(f"stored {rep['stored']} held packets ({rep['changes_stored']} changes)")
+    c.say(f"compare safety numbers in person: {PROG} server verify {quote(p.name)}")
+
+
+@server.command("devices")
+@json_option
+@pass_ctx
+def server_devices(c: Ctx, as_json: bool) -> None:
+    """Enrolled devices: trust, verified, revoked, and what each delivered.
+
+    Example: sneakersync --home /srv/sneakersync server devices --json
+    """
+    from sneakersync.server.enroll import devices
+
+    _server_home(c)
+    items = devices(_server_store(c))
+    if as_json:
+        emit_json(items)
+        return
+    if not items:
+        c.say(f"no device enrolled yet: {PROG} server enroll CARD --name NAME")
+    for d in items:
+        state = "revoked" if d["revoked"] else ("verified" if d["verified"] else "UNVERIFIED")
+        click.echo(f"{d['name']:<24} {d['device_id']}  {state:<10} {d['trust']:<10} "
+                   f"packets={d['packets']:<5} changes={d['changes']}")
+
+
+@server.command("verify")
+@click.argument("name")
+@click.option("--confirm", is_flag=True, help="The numbers matched: mark the device verified.")
+@json_option
+@pass_ctx
+def server_verify(c: Ctx, name: str, confirm: bool, as_json: bool) -> None:
+    """Show the safety number shared with an enrolled device, to compare in person.
+
+    The device shows the same 60 digits with `sneakersync peer verify SERVER`
+    only if neither card was swapped on its way.
+
+    Example: sneakersync --home /srv/sneakersync server verify "Amina laptop" --confirm
+    """
+    from sneakersync.store import peers
+    from sneakersync.wire import safety
+    from sneakersync.wire.identity import decode_card
+
+    h = _server_home(c)
+    p = peers.get(c.store, name)
+    number = safety.safety_number(h.card, decode_card(p.card))
+    if confirm:
+        peers.set_verified(c.store, p.device_id, True)
+    if as_json:
+        emit_json({"name": p.name, "device_id": p.device_id, "safety_number": number,
+                   "verified": confirm or p.verified})
+        return
+    click.echo(f"safety number with {p.name} ({p.device_id}):\n")
+    click.echo("    " + safety.format_number(number).replace("\n", "\n    ") + "\n")
+    if confirm:
+        c.say(f"{p.name} is now verified")
+    elif not p.verified:
+        c.say(f"on the device: {PROG} peer verify {quote(h.name)}; if every digit matches:")
+        c.say(f"    {PROG} server verify {quote(p.name)} --confirm")
+
+
+@server.command("held")
+@json_option
+@pass_ctx
+def server_held(c: Ctx, as_json: bool) -> None:
+    """Packets held for a decision: their signer is not an enrolled, trusted device.
+
+    Held packets are not opened beyond their signature. Decide with
+    `server enroll CARD` (a team device), `server accept SIGNER` (store these
+    once) or `server reject SIGNER`.
+
+    Example: sneakersync --home /srv/sneakersync server held --json
+    """
+    from sneakersync.server.enroll import held
+
+    _server_home(c)
+    items = held(_server_store(c))
+    if as_json:
+        emit_json(items)
+        return
+    if not items:
+        c.say("nothing held")
+    for it in items:
+        who = f"{it['device']} ({it['device_id']})" if it["device"] else "unknown device"
+        click.echo(f"{it['short']}  {who}: {it['packets']} packets, {it['bytes']} bytes via "
+                   f"{'+'.join(it['via'])}: {it['reason']}")
+    if items:
+        c.say(f"decide: {PROG} server enroll CARD | server accept SIGNER | server reject SIGNER")
+
+
+@server.command("accept")
+@click.argument("signer")
+@json_option
+@pass_ctx
+def server_accept(c: Ctx, signer: str, as_json: bool) -> None:
+    """Store the held packets of one signer once, without enrolling it.
+
+    Its next packets are held again, and revocations it carries count for nothing.
+    SIGNER is as `server held` lists it (or a packet id).
+
+    Example: sneakersync --home /srv/sneakersync server accept 3f9a-07c1-55de-9b20
+    """
+    from sneakersync.server.ingest import release
+
+    h = _server_home(c)
+    rep = release(h, _server_store(c), signer, once=True).as_json()
+    if as_json:
+        emit_json(rep)
+    else:
+        c.say(f"stored {rep['stored']} held packets ({rep['changes_stored']} changes)")
+        for r in rep["rejected"]:
+            click.echo(f"rejected: {r['file']}: {r['layer']}: {r['error']}", err=True)
+    if rep["rejected"]:
+        raise SystemExit(1)
+
+
+@server.command("reject")
+@click.argument("signer")
+@json_option
+@pass_ctx
+def server_reject(c: Ctx, signer: str, as_json: bool) -> None:
+    """Refuse the held packets of one signer: delete them, and do not hold them again.
+
+    Example: sneakersync --home /srv/sneakersync server reject 3f9a-07c1-55de-9b20
+    """
+    from sneakersync.server.enroll import reject
+
+    h = _server_home(c)
+    res = reject(h, _server_store(c), signer)
+    if as_json:
+        emit_json(res)
+    else:
+        c.say(f"refused {res['refused']} held packets")
+
+
 @server.command("ingest")
 @click.argument("drive", type=click.Path(path_type=Path))
 @json_option
@@ -105,7 +277,13 @@ def server_ingest(c: Ctx, drive: Path, as_json: bool) -> None:
         emit_json(rep)
     else:
         c.say(f"{rep['packets']} packets: {rep['stored']} stored, {rep['duplicates']} already "
-              f"here, {rep['not_for_server']} for others, {len(rep['rejected'])} rejected")
+              f"here, {rep['not_for_server']} for others, {rep['held']} held, "
+              f"{len(rep['rejected'])} rejected")
+        if rep["held"]:
+            c.say(f"held: signed by devices not enrolled here; see `{PROG} server held`")
+        if rep["changes_not_enrolled"]:
+            c.say(f"{rep['changes_not_enrolled']} relayed changes not stored: their origin is "
+                  "not enrolled")
         c.say(f"{rep['changes_stored']} changes stored, {rep['conflicts']} conflicts "
               f"({rep['open_conflicts']} need a decision); {rep['receipts_written']} receipts "
               "on the drive")
@@ -207,6 +385,11 @@ def push(c: Ctx, url: str, timeout: float, as_json: bool) -> None:
     res = do_push(c.home, c.store, url, timeout=timeout)
     if as_json:
         emit_json(res)
+    elif res["status"] == "held":
+        c.say(f"sent {res['changes']} changes ({res['bytes']} bytes): held by the server until "
+              "its administrator enrolls this device")
+        c.say(f"hint: show them this device's card ({PROG} whoami); they run "
+              f"`{PROG} server enroll CARD`")
     else:
         c.say(f"sent {res['changes']} changes ({res['bytes']} bytes): {res['status']}; "
               f"receipt: {res['receipt']['status']}"

@@ -223,11 +223,16 @@ def quarantine(ctx: click.Context, as_json: bool) -> None:
 
 @quarantine.command("accept")
 @click.argument("sender")
-@click.option("--add-peer", is_flag=True, help="Also add the sender as an (unverified) peer.")
+@click.option("--add-peer", is_flag=True,
+              help="Also add the sender as a peer, in quarantine (trust it later with "
+                   "`peer trust` once verified).")
 @json_option
 @pass_ctx
 def quarantine_accept(c: Ctx, sender: str, add_peer: bool, as_json: bool) -> None:
     """Apply the held packets of one sender (device id), knowingly unauthenticated.
+
+    Revocations they carry are ignored. With --add-peer the sender becomes a peer
+    in quarantine: not trusted until `peer verify` and `peer trust`.
 
     Example: sneakersync quarantine accept k3f9q2m4d8s1x0ab --add-peer
     """
@@ -236,7 +241,9 @@ def quarantine_accept(c: Ctx, sender: str, add_peer: bool, as_json: bool) -> Non
     rep = accept(c.home, c.store, sender, add_peer=add_peer)
     out = rep.as_json()
     emit_json(out) if as_json else c.say(
-        f"applied {out['imported']} held packets ({out['changes_applied']} changes)")
+        f"applied {out['imported']} held packets ({out['changes_applied']} changes)"
+        + (f"; added as a peer in quarantine: compare safety numbers ({PROG} peer verify), "
+           f"then {PROG} peer trust" if add_peer else ""))
     if out["rejected"]:
         raise SystemExit(1)
 

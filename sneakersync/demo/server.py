@@ -10,6 +10,7 @@ from sneakersync.media.drive import export_to_drive, import_from_drive
 from sneakersync.wire.identity import KIND_SERVER
 from sneakersync.sync.prune import prune, set_retention
 from sneakersync.server.export import ExportOptions, export_to
+from sneakersync.server.enroll import enroll
 from sneakersync.server.ingest import ingest_drive
 from sneakersync.server.setup import use_server
 from sneakersync.server.store import SqliteServerStore
@@ -27,14 +28,27 @@ def run_server_demo(workdir: Path, devices: dict[str, Path], drive: Path,
     stores = {name: h.open_store() for name, h in homes.items()}
     sstore = SqliteServerStore(srv.open_store())
     try:
+        echo("   the server stores data only from devices the coordinator enrolled: each")
+        echo("   device shows its card, the coordinator enrolls it, and both compare the")
+        echo("   safety number on their screens")
+        for name, h in homes.items():
+            p = enroll(srv, sstore, h.card.encode(), name)
+            echo(f"   $ sneakersync --home server server enroll SNK1:... --name {name!r}  "
+                 f"-> {p.name} enrolled")
+        echo("   $ sneakersync --home server server verify NAME --confirm   "
+             "(device: sneakersync peer verify 'Office server')")
         echo("   each device adds the server's card as its destination, then exports")
         echo("   $ sneakersync server use SNK1:...   $ sneakersync export /media/usb")
         for name, h in homes.items():
             use_server(stores[name], srv.card.encode())
             res = export_to_drive(h, stores[name], drive, [])
             echo(f"   {name}: {res['packets']} packet(s), {res['changes']} changes")
+        stranger = _stranger_packet(Path(workdir) / "stranger", srv, drive)
+        echo(f"   a stranger's device ({stranger}) also slipped a signed packet onto the stick")
         echo("   $ sneakersync --home server server ingest /media/usb")
         rep = ingest_drive(srv, sstore, drive).as_json()
+        echo(f"   server: {rep['held']} packet(s) held, not stored: their signer is not "
+             "enrolled (`server held` lists them; `server reject` drops them)")
         echo(f"   server: {rep['stored']} packets stored, {rep['duplicates']} already there, "
              f"{rep['not_for_server']} not for it; {rep['changes_stored']} changes stored once "
              f"({rep['changes_duplicate']} duplicates from relays ignored)")
@@ -72,3 +86,16 @@ def run_server_demo(workdir: Path, devices: dict[str, Path], drive: Path,
         sstore.core.close()
         for s in stores.values():
             s.close()
+
+
+def _stranger_packet(path: Path, srv: home_mod.Home, drive: Path) -> str:
+    """A device nobody enrolled delivers to the server anyway (it has the server's card)."""
+    h = home_mod.create(path, "Unknown phone")
+    st = h.open_store()
+    try:
+        use_server(st, srv.card.encode())
+        st.put("households", {"head": "Nobody", "size": 99}, "planted")
+        export_to_drive(h, st, drive, [])
+    finally:
+        st.close()
+    return h.name

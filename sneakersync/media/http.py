@@ -50,6 +50,10 @@ def push(home: Home, store: Store, url: str, *, timeout: float = 60.0,
         raise MediaError(f"cannot reach {base}: {exc}",
                          hints=("check the URL and that `sneakersync server serve` runs",)
                          ) from exc
+    if r.status_code == 202 and r.headers.get("X-Sneakersync-Outcome") == "held":
+        # the server keeps the packet for its administrator: not stored, so not committed
+        res.update(status="held", receipt={"status": "none"})
+        return res
     if r.status_code != 200:
         try:
             err = r.json()

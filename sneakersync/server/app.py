@@ -8,8 +8,11 @@ Routes::
     GET  /                        the dashboard: plain HTML, no scripts, no external assets
 
 A refused upload gets a JSON body ``{"status": "rejected", "layer", "error"}`` and
-a status: 400 malformed or tampered, 403 revoked sender, 409 a change number signed
-twice with different content, 413 too large, 422 not addressed to this server.
+a status: 400 malformed or tampered, 403 revoked sender or a browser's request
+(``origin``), 409 a change number signed twice with different content, 413 too large,
+422 not addressed to this server.  A packet whose signer is not enrolled is held
+for the administrator: 202 with ``{"status": "held"}``.  The full rules are in
+``formats/server-http-v1.md``.
 Starlette and uvicorn are imported only by :func:`create_app` and :func:`serve`.
 """
 
@@ -102,12 +105,37 @@ def render_dashboard(data: dict[str, Any]) -> str:
             f"</body></html>")
 
 
+_FORM_TYPES = ("text/plain", "application/x-www-form-urlencoded", "multipart/form-data")
+
+
+def browser_upload(headers: Any) -> str | None:
+    """Why an upload looks sent by a web browser, else None.
+
+    Packets come from ``sneakersync push``, never from a page: a browser marks every
+    POST with ``Origin`` (and modern ones with ``Sec-Fetch-Site``), so any such request,
+    same-origin included (DNS rebinding makes a foreign page look same-origin), and any
+    body typed as a form or plain text is refused before the body is read.
+    """
+    origin = headers.get("origin")
+    if origin is not None:
+        return f"uploads from web pages are refused (Origin: {origin[:80]})"
+    site = headers.get("sec-fetch-site")
+    if site is not None and site != "none":
+        return f"uploads from web pages are refused (Sec-Fetch-Site: {site[:40]})"
+    ctype = headers.get("content-type", "").split(";")[0].strip().lower()
+    if ctype in _FORM_TYPES:
+        return f"content type {ctype!r} is refused: send application/octet-stream"
+    return None
+
+
 _STATUS_BY_LAYER = {"revoked": 403, "untrusted": 403, "no-match": 422}
 
 
 def http_status(o: Outcome) -> int:
     if o.status in ("stored", "duplicate"):
         return 200
+    if o.status == "held":
+        return 202
     if o.status == "not_for_server":
         return 422
     if o.layer == "auth" and o.error and "two different changes" in o.error:
@@ -142,6 +170,9 @@ def create_app(home: Home, *, max_upload: int = 64 << 20) -> Any:
                             status_code=code)
 
     async def upload(request: Request) -> Any:
+        why = browser_upload(request.headers)
+        if why is not None:
+            return refuse(403, "origin", why)
         declared = request.headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > max_upload:
             return refuse(413, "size", f"packet larger than {max_upload} bytes")
@@ -162,6 +193,11 @@ def create_app(home: Home, *, max_upload: int = 64 << 20) -> Any:
 
         o, rc = await run_in_threadpool(with_store, work)
         code = http_status(o)
+        if code == 202:
+            return JSONResponse({"status": "held", "layer": "untrusted", "error": o.error},
+                                status_code=202,
+                                headers={"X-Sneakersync-Outcome": "held",
+                                         "X-Sneakersync-Packet": o.packet_id})
         if code != 200:
             layer = "no-match" if o.status == "not_for_server" else (o.layer or "error")
             return refuse(code, layer, o.error or "packet is not addressed to this server")

@@ -1,11 +1,15 @@
 """Server ingest: verify, deduplicate and store packets; issue receipts.
 
-The server accepts packets from any device whose signature verifies (it is the
-team's destination): a sender it has never seen is recorded by the identity card
-its packet carries.  Each packet is applied in one transaction together with the
-delivery record, so a crash leaves it either wholly stored or not at all.
-Receipts are computed only from committed state, after the transactions of a run,
-so a receipt never covers something that is not durably stored.
+The server stores changes only from devices its administrator enrolled
+(:mod:`sneakersync.server.enroll`).  The signer of a packet is checked as soon as
+the envelope signature verifies, before anything is decompressed: a packet signed
+by a key that is not an enrolled, trusted device is *held* for a decision (bounded),
+one from a revoked device is rejected.  Inside an accepted packet, relayed changes
+whose origin is not enrolled are not stored either (trust is per origin).  Each
+packet is applied in one transaction together with the delivery record, so a crash
+leaves it either wholly stored or not at all.  Receipts are computed only from
+committed state, after the transactions of a run, so a receipt never covers
+something that is not durably stored.
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ from sneakersync.store.records import ApplyStats
 from sneakersync.store import revocations as revocation_store
 from sneakersync.sync.engine import Ranges, mark, record_knowledge, seen_status, subtract
 from sneakersync.sync.engine import adopt_policies, apply_segments, no_cyclic_gc, open_incoming, origin_keys
+from sneakersync.store import peers as peers_mod
+from sneakersync.server import enroll
 from sneakersync.server.store import ServerStore
 
 MAX_PACKET_BODY = 1 << 30
@@ -32,10 +38,12 @@ MAX_PACKET_BODY = 1 << 30
 
 @dataclass
 class Outcome:
-    status: str  # stored | duplicate | not_for_server | rejected
+    status: str  # stored | duplicate | not_for_server | held | rejected
     packet_id: str
     sender: str | None = None
     changes: int = 0
+    not_enrolled: int = 0  # relayed changes not stored: their origin is not enrolled
+    signer: str | None = None  # for a held packet: the signing key (hex)
     duplicates: int = 0
     conflicts: int = 0
     open_conflicts: int = 0
@@ -45,6 +53,10 @@ class Outcome:
     def as_json(self) -> dict[str, Any]:
         out = {"status": self.status, "packet_id": self.packet_id, "sender": self.sender,
                "changes": self.changes, "duplicate_changes": self.duplicates}
+        if self.not_enrolled:
+            out["not_enrolled_changes"] = self.not_enrolled
+        if self.signer:
+            out["signer"] = self.signer
         if self.error:
             out.update(layer=self.layer, error=self.error)
         return out
@@ -56,13 +68,16 @@ class IngestReport:
     stored: int = 0
     duplicates: int = 0
     not_for_server: int = 0
+    held: int = 0
     changes_stored: int = 0
+    changes_not_enrolled: int = 0
     changes_duplicate: int = 0
     conflicts: int = 0
     open_conflicts: int = 0
     receipts_written: int = 0
     receipts_removed: int = 0
     senders: list[str] = field(default_factory=list)
+    held_signers: list[str] = field(default_factory=list)
     rejected: list[dict[str, str]] = field(default_factory=list)
 
     def add(self, name: str, o: Outcome) -> None:
@@ -73,11 +88,16 @@ class IngestReport:
             self.duplicates += 1
         elif o.status == "not_for_server":
             self.not_for_server += 1
+        elif o.status == "held":
+            self.held += 1
+            if o.signer and o.signer not in self.held_signers:
+                self.held_signers.append(o.signer)
         else:
             self.rejected.append({"file": name, "layer": o.layer or "error",
                                   "error": o.error or ""})
         self.changes_stored += o.changes
         self.changes_duplicate += o.duplicates
+        self.changes_not_enrolled += o.not_enrolled
         self.conflicts += o.conflicts
         self.open_conflicts += o.open_conflicts
         if o.sender and o.sender not in self.senders:
@@ -85,16 +105,28 @@ class IngestReport:
 
     def as_json(self) -> dict[str, Any]:
         return {"packets": self.packets, "stored": self.stored, "duplicates": self.duplicates,
-                "not_for_server": self.not_for_server, "changes_stored": self.changes_stored,
+                "not_for_server": self.not_for_server, "held": self.held,
+                "held_signers": self.held_signers, "changes_stored": self.changes_stored,
+                "changes_not_enrolled": self.changes_not_enrolled,
                 "changes_duplicate": self.changes_duplicate, "conflicts": self.conflicts,
                 "open_conflicts": self.open_conflicts, "receipts_written": self.receipts_written,
                 "receipts_removed": self.receipts_removed, "senders": self.senders,
                 "rejected": self.rejected}
 
 
+Gate = Callable[[bytes], None]
+SenderGate = Callable[[Any, bytes], None]
+
+
 def ingest_packet(home: Home, sstore: ServerStore, data: bytes, *, via: str = "drive",
-                  max_body: int = MAX_PACKET_BODY) -> Outcome:
-    """Store one packet; never raises for a bad packet (the outcome says why)."""
+                  max_body: int = MAX_PACKET_BODY, allow_once: str | None = None,
+                  check: Gate | None = None) -> Outcome:
+    """Store one packet; never raises for a bad packet (the outcome says why).
+
+    ``allow_once``: a signer (hex key) whose packet the administrator accepted
+    without enrolling it.  ``check(sign_public)`` runs for an accepted signer before
+    decompression (the HTTP app's quota); it raises a :class:`SneakersyncError`.
+    """
     store = sstore.core
     pid = packet.packet_id(data)
     seen = seen_status(store, pid)
@@ -103,32 +135,81 @@ def ingest_packet(home: Home, sstore: ServerStore, data: bytes, *, via: str = "d
         return Outcome("duplicate", pid, sender=row[0] if row else None)
     if seen == "not_for_me":
         return Outcome("not_for_server", pid)
+    got = sstore.pending_status(pid)
+    pending = got[0] if got else None
+    if pending == "refused" and allow_once is None:
+        return Outcome("rejected", pid, layer="untrusted",
+                       error="refused by the administrator (server reject)")
+    if got is not None and pending == "held" and allow_once is None:
+        # held already: unless its signer was enrolled since, do not even decrypt it again
+        why = enroll.gate_reason(store, bytes.fromhex(got[1]))
+        if why is not None:
+            return Outcome("held", pid, layer="untrusted", error=why, signer=got[1])
+
+    def gate(_peer: Any, sign_public: bytes) -> None:
+        signer = enroll.signer_text(sign_public)
+        if signer != allow_once:
+            why = enroll.gate_reason(store, sign_public)
+            if why is not None:
+                raise enroll.Hold(signer, why)
+        if check is not None:
+            check(sign_public)
+
     try:
         with no_cyclic_gc():
-            return _ingest(home, sstore, data, pid, via, max_body)
+            out = _ingest(home, sstore, data, pid, via, max_body, gate, allow_once)
     except NoMatchError:
         with store.transaction():
             mark(store, pid, "not_for_me")
         return Outcome("not_for_server", pid)
+    except enroll.Hold as h:
+        if pending is None:
+            why = enroll.room_for(sstore, h.signer, len(data), via)
+            if why is not None:
+                err = f"{h.reason}; not held: {why}"
+                sstore.record_reject(pid, "untrusted", err, via)
+                return Outcome("rejected", pid, layer="untrusted", error=err, signer=h.signer)
+            enroll.hold(home, sstore, data, pid, h.signer, h.reason, via)
+        return Outcome("held", pid, layer="untrusted", error=h.reason, signer=h.signer)
     except SneakersyncError as err:
         sstore.record_reject(pid, err.layer, str(err), via)
         return Outcome("rejected", pid, layer=err.layer, error=str(err))
+    if pending is not None:  # held or refused before, stored now: forget the held copy
+        sstore.drop_pending([pid])
+        (home.quarantine_dir / f"{pid}.pkt").unlink(missing_ok=True)
+    return out
+
+
+def _may_store(store: Any, origin: str, once: str | None) -> bool:
+    """Changes of ``origin`` are stored only if it is an enrolled device (trusted when
+    enrolled; a revoked one keeps what its revocation allows) or accepted once."""
+    p = peers_mod.by_id(store, origin)
+    if p is None:
+        return False
+    if once is not None and enroll.signer_text(p.sign_pub) == once:
+        return True
+    return p.kind != "server" and p.trust == "trusted"
 
 
 def _ingest(home: Home, sstore: ServerStore, data: bytes, pid: str, via: str,
-            max_body: int) -> Outcome:
+            max_body: int, gate: SenderGate, once: str | None) -> Outcome:
     store = sstore.core
-    inc = open_incoming(home, store, data, max_body=max_body)
+    inc = open_incoming(home, store, data, max_body=max_body, accept=gate)
     b = inc.body
     card_text = inc.sender_card_text
     name = inc.signer.name if inc.signer is not None else (inc.card.name if inc.card else "")
     verified = body_mod.verify_segments(b, origin_keys(home, store))
+    once_id = b.sender if inc.signer is None and once is not None else None
+    keep = [v for v in verified
+            if v.segment.origin == once_id or _may_store(store, v.segment.origin, once)]
+    kept = {id(v) for v in keep}
+    skipped = sum(len(v.versions) for v in verified if id(v) not in kept)
     stats = ApplyStats()
     with sstore.transaction():
         if seen_status(store, pid) in ("imported", "duplicate"):
             return Outcome("duplicate", pid, sender=b.sender)
         revocation_store.apply_incoming(home, store, inc.statements)
-        apply_segments(home, store, b, verified, stats)
+        apply_segments(home, store, b, keep, stats)
         store.conn.execute("INSERT OR IGNORE INTO cards(device_id, card) VALUES(?,?)",
                            (b.sender, card_text))
         # what the sender holds: receipts cover only changes the device can check itself
@@ -139,7 +220,20 @@ def _ingest(home: Home, sstore: ServerStore, data: bytes, pid: str, via: str,
         mark(store, pid, "imported", b.sender, stats.applied)
     return Outcome("stored", pid, sender=b.sender, changes=stats.applied,
                    duplicates=stats.duplicates, conflicts=stats.conflicts,
-                   open_conflicts=stats.open_conflicts)
+                   open_conflicts=stats.open_conflicts, not_enrolled=skipped)
+
+
+def release(home: Home, sstore: ServerStore, what: str, *, once: bool = False) -> IngestReport:
+    """Store held packets: those of a signer just enrolled, or (``once``) those the
+    administrator accepts without enrolling their signer."""
+    chosen = enroll._select(sstore, what) if once else sstore.pending(what)
+    report = IngestReport()
+    for p in chosen:
+        data = enroll.held_bytes(home, p["packet_id"])
+        o = ingest_packet(home, sstore, data, via=p["via"],
+                          allow_once=p["signer"] if once else None)
+        report.add(p["packet_id"], o)
+    return report
 
 
 # --- receipts -------------------------------------------------------------------------
@@ -155,6 +249,10 @@ def issue_receipt(home: Home, sstore: ServerStore, device_id: str) -> tuple[int,
     manifests of its packets) to be held by the device, so the device can check
     every Merkle root against its own change hashes.
     """
+    row = sstore.core.conn.execute("SELECT card FROM cards WHERE device_id=?",
+                                   (device_id,)).fetchone()
+    if row is None:
+        return None  # a device that never delivered here: answered without a scan
     held = sstore.held()
     covered_ranges: dict[str, Ranges] = {}
     for origin, rs in sstore.device_knowledge(device_id).items():
@@ -167,10 +265,6 @@ def issue_receipt(home: Home, sstore: ServerStore, device_id: str) -> tuple[int,
     last = sstore.last_issued(device_id)
     if last is not None and last[0] == seq:
         return last  # coverage only grows, so the same count is the same receipt
-    row = sstore.core.conn.execute("SELECT card FROM cards WHERE device_id=?",
-                                   (device_id,)).fetchone()
-    if row is None:
-        return None
     covered = {o: codec.Covered(rs, codec.root_of(sstore.hashes(o, rs)))
                for o, rs in sorted(covered_ranges.items())}
     body = codec.ReceiptBody(server=home.device_id, server_key=home.keys.sign_public,

@@ -9,7 +9,10 @@
 - ``srv_rejects``: packets refused, with the failing layer;
 - ``srv_issued``: receipts issued per device (seq, exact bytes, file hash), so a
   re-issue is a lookup and superseded receipt files can be removed from drives;
-- ``srv_exports``: what was exported, when, in which format.
+- ``srv_exports``: what was exported, when, in which format;
+- ``srv_pending``: packets held for the administrator's decision (signer not
+  enrolled, or enrolled in quarantine), by signing key; ``refused`` once rejected
+  (see :mod:`sneakersync.server.enroll`).
 """
 
 from __future__ import annotations
@@ -38,8 +41,15 @@ _SCHEMA = [
     """CREATE TABLE IF NOT EXISTS srv_exports (
         id INTEGER PRIMARY KEY, at INTEGER NOT NULL, format TEXT NOT NULL,
         collection TEXT, records INTEGER NOT NULL, target TEXT NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS srv_pending (
+        packet_id TEXT PRIMARY KEY, signer TEXT NOT NULL, bytes INTEGER NOT NULL,
+        at INTEGER NOT NULL, via TEXT NOT NULL, reason TEXT NOT NULL,
+        refused INTEGER NOT NULL DEFAULT 0)""",
+    """CREATE INDEX IF NOT EXISTS srv_pending_signer ON srv_pending (signer)""",
     # (created_on looks a record's changes up through the store's changes_record index)
 ]
+
+MAX_REJECT_ROWS = 1000  # srv_rejects keeps the newest this many (a neighbour can send junk)
 
 
 class ServerStore(Protocol):
@@ -60,6 +70,14 @@ class ServerStore(Protocol):
     def record_issued(self, device_id: str, seq: int, data: bytes) -> list[str]: ...
     def record_export(self, fmt: str, collection: str | None, records: int,
                       target: str) -> None: ...
+    # enrollment: packets held for a decision (server.enroll)
+    def add_pending(self, packet_id: str, signer: str, size: int, via: str,
+                    reason: str) -> None: ...
+    def pending(self, signer: str | None = None, *, refused: bool = False
+                ) -> list[dict[str, Any]]: ...
+    def pending_status(self, packet_id: str) -> tuple[str, str] | None: ...
+    def set_pending_refused(self, packet_ids: list[str]) -> None: ...
+    def drop_pending(self, packet_ids: list[str]) -> None: ...
     def exports(self, limit: int = 20) -> list[dict[str, Any]]: ...
     def totals(self) -> dict[str, Any]: ...
     def records(self, collection: str | None) -> Iterator[dict[str, Any]]: ...
@@ -94,11 +112,54 @@ class SqliteServerStore:
                   (device_id, name, card, at, at, changes))
 
     def record_reject(self, packet_id: str, layer: str, error: str, via: str) -> None:
+        """Remember a refused packet; only the newest MAX_REJECT_ROWS are kept."""
         with self.transaction():
-            self.core.conn.execute(
+            c = self.core.conn
+            c.execute(
                 "INSERT INTO srv_rejects(packet_id, at, layer, error, via) VALUES(?,?,?,?,?) "
                 "ON CONFLICT(packet_id) DO UPDATE SET at=excluded.at, layer=excluded.layer, "
-                "error=excluded.error", (packet_id, now_ms(), layer, error, via))
+                "error=excluded.error", (packet_id, now_ms(), layer, error[:500], via))
+            c.execute("DELETE FROM srv_rejects WHERE packet_id IN (SELECT packet_id FROM "
+                      "srv_rejects ORDER BY at DESC, packet_id LIMIT -1 OFFSET ?)",
+                      (MAX_REJECT_ROWS,))
+
+    # --- enrollment: packets held for the administrator's decision ---------------------
+
+    def add_pending(self, packet_id: str, signer: str, size: int, via: str,
+                    reason: str) -> None:
+        with self.transaction():
+            self.core.conn.execute(
+                "INSERT INTO srv_pending(packet_id, signer, bytes, at, via, reason) "
+                "VALUES(?,?,?,?,?,?) ON CONFLICT(packet_id) DO NOTHING",
+                (packet_id, signer, size, now_ms(), via, reason))
+
+    def pending(self, signer: str | None = None, *, refused: bool = False
+                ) -> list[dict[str, Any]]:
+        sql = ("SELECT packet_id, signer, bytes, at, via, reason FROM srv_pending "
+               "WHERE refused=?")
+        args: tuple[Any, ...] = (int(refused),)
+        if signer is not None:
+            sql += " AND signer=?"
+            args += (signer,)
+        return [{"packet_id": r[0], "signer": r[1], "bytes": r[2], "at": r[3], "via": r[4],
+                 "reason": r[5]} for r in self.core.conn.execute(sql + " ORDER BY at, packet_id",
+                                                                 args)]
+
+    def pending_status(self, packet_id: str) -> tuple[str, str] | None:
+        """('held' or 'refused', signer), or None when the packet is not pending."""
+        row = self.core.conn.execute("SELECT refused, signer FROM srv_pending "
+                                     "WHERE packet_id=?", (packet_id,)).fetchone()
+        return None if row is None else ("refused" if row[0] else "held", str(row[1]))
+
+    def set_pending_refused(self, packet_ids: list[str]) -> None:
+        with self.transaction():
+            self.core.conn.executemany("UPDATE srv_pending SET refused=1 WHERE packet_id=?",
+                                       [(p,) for p in packet_ids])
+
+    def drop_pending(self, packet_ids: list[str]) -> None:
+        with self.transaction():
+            self.core.conn.executemany("DELETE FROM srv_pending WHERE packet_id=?",
+                                       [(p,) for p in packet_ids])
 
     # --- what is stored -----------------------------------------------------------------
 

@@ -208,7 +208,7 @@ def _add_sender_peer(home: Home, store: Store, items: list[dict[str, Any]]) -> N
     if q.get("origin_only") or not sender.startswith("key:"):
         row = store.conn.execute("SELECT card FROM cards WHERE device_id=?", (sender,)).fetchone()
         if row is not None and peers_mod.by_id(store, sender) is None:
-            peers_mod.add(store, row[0])
+            peers_mod.add(store, row[0], trust="quarantine")
         if row is not None or peers_mod.by_id(store, sender) is not None:
             return
     opened = packet.open_packet(_held(home, q["packet"]), home.keys.enc_secret,
@@ -220,4 +220,6 @@ def _add_sender_peer(home: Home, store: Store, items: list[dict[str, Any]]) -> N
                           hints=("add the sender with `sneakersync peer add CARD`, then "
                                  "`sneakersync peer trust NAME`",))
     if peers_mod.by_id(store, card.device_id) is None:
-        peers_mod.add(store, card.encode())
+        # added, but not trusted: its next packets are held again and its revocation
+        # statements count for nothing until `peer verify` and `peer trust` say so
+        peers_mod.add(store, card.encode(), trust="quarantine")

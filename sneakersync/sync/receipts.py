@@ -1,7 +1,8 @@
 """Device side of delivery receipts: pick them up, check them, remember coverage.
 
 A receipt is accepted only if it decrypts with this device's key, is signed by
-a server this device uses (``sneakersync server use CARD``), names this device,
+the destination server (``sneakersync server use CARD``; no other server-kind peer
+counts), names this device,
 is newer than the last one from that server and still covers everything the last
 one did, and its Merkle roots match this device's own change hashes.  Anything
 else is counted and ignored: a bad receipt never deletes anything.
@@ -58,8 +59,11 @@ def ensure_schema(store: Store) -> None:
 
 
 def servers(store: Store) -> list[peers_mod.Peer]:
-    """Servers whose receipts this device accepts: server-kind peers, not revoked."""
-    return [p for p in peers_mod.all_peers(store, include_revoked=False) if p.kind == "server"]
+    """Servers whose receipts this device accepts: only the destination chosen with
+    ``sneakersync server use`` (a server card added as an ordinary peer does not count:
+    its receipts would let ``prune`` delete what the real destination never had)."""
+    p = destination(store)
+    return [p] if p is not None and p.kind == "server" else []
 
 
 def destination(store: Store) -> peers_mod.Peer | None:
@@ -96,7 +100,7 @@ def check_plain(home: Home, store: Store, raw: bytes) -> tuple[str, codec.Receip
     server = next((p for p in servers(store) if p.sign_pub == rc.body.server_key), None)
     if server is None:
         raise codec.ReceiptProblem("foreign-server", f"receipt is signed by {rc.body.server}, "
-                                   "which is not a server this device uses")
+                                   "which is not this device's destination server")
     rc = codec.verify(raw, server_key=server.sign_pub, server_id=server.device_id,
                       device_id=home.device_id)
     status = codec.compare(rc, last_receipt(store, server.device_id))
@@ -175,7 +179,7 @@ def import_receipts(home: Home, store: Store, drive: DeadDrop) -> dict[str, Any]
 
 
 def covered_ranges(store: Store) -> dict[str, Ranges]:
-    """Per origin, every counter some accepted receipt (of a current server) covers."""
+    """Per origin, every counter an accepted receipt of the destination covers."""
     ensure_schema(store)
     ok = {p.device_id for p in servers(store)}
     out: dict[str, Ranges] = {}
@@ -187,7 +191,7 @@ def covered_ranges(store: Store) -> dict[str, Ranges]:
 
 
 def covered_since(store: Store, origin: str, counter: int) -> int | None:
-    """When (ms) a current server's receipt first covered (origin, counter); None if never."""
+    """When (ms) the destination's receipt first covered (origin, counter); None if never."""
     ok = {p.device_id for p in servers(store)}
     best: int | None = None
     for server, at in store.conn.execute(

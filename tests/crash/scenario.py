@@ -75,6 +75,10 @@ def make_template(root: Path, *, records: int = 600, packets: int = 4) -> Path:
         srv = home_mod.create(root / "server", "Office server", kind=KIND_SERVER, rng=_rng(9))
         for st in stores.values():
             use_server(st, srv.card.encode())
+        srv_store = srv.open_store()  # the coordinator enrolls every device
+        for h in homes.values():
+            peers.add(srv_store, h.card.encode())
+        srv_store.close()
         recipients.append("Office server")
     stick = root / "stick"
     stick.mkdir()
