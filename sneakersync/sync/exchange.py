@@ -12,6 +12,7 @@ from sneakersync.wire import age
 from sneakersync.wire import packet
 from sneakersync.wire import body as body_mod
 from sneakersync.store import peers as peers_mod
+from sneakersync.wire.identity import decode_card
 from sneakersync.errors import FormatError, NotFoundError, SneakersyncError, UsageError
 from sneakersync.store.home import Home
 from sneakersync.store.records import Store
@@ -174,8 +175,7 @@ def quarantine_accept(home: Home, store: Store, sender: str, *, add_peer: bool =
     if not items:
         raise NotFoundError(f"no held packets from {sender!r}")
     report = ImportReport()
-    if add_peer:
-        _add_sender_peer(home, store, items)
+    card = _sender_card(home, store, items) if add_peer else None
     for q in items:
         pid = q["packet"]
         path = home.quarantine_dir / f"{pid}.pkt"
@@ -196,21 +196,26 @@ def quarantine_accept(home: Home, store: Store, sender: str, *, add_peer: bool =
                 store.conn.execute("SELECT 1 FROM held_origins WHERE packet_id=?",
                                    (pid,)).fetchone() is None:
             path.unlink(missing_ok=True)
+    if card is not None and peers_mod.by_sign_key(store, decode_card(card).sign_public) is None:
+        # added after its packets were applied, and not trusted: its next packets are
+        # held again and its revocation statements count for nothing until `peer verify`
+        # and `peer trust` say so (a released stranger is not a trusted peer)
+        peers_mod.add(store, card, trust="quarantine")
     return report
 
 
-def _add_sender_peer(home: Home, store: Store, items: list[dict[str, Any]]) -> None:
-    """Add the sender of held packets as a peer, from the card its packet carries.
+def _sender_card(home: Home, store: Store, items: list[dict[str, Any]]) -> str | None:
+    """The card of the sender of held packets (None: it is a peer already).
 
     This is the user's decision to accept it, so the body is opened now."""
     q = items[0]
     sender = str(q["sender"])
     if q.get("origin_only") or not sender.startswith("key:"):
+        if peers_mod.by_id(store, sender) is not None:
+            return None
         row = store.conn.execute("SELECT card FROM cards WHERE device_id=?", (sender,)).fetchone()
-        if row is not None and peers_mod.by_id(store, sender) is None:
-            peers_mod.add(store, row[0], trust="quarantine")
-        if row is not None or peers_mod.by_id(store, sender) is not None:
-            return
+        if row is not None:
+            return str(row[0])
     opened = packet.open_packet(_held(home, q["packet"]), home.keys.enc_secret,
                                 accept_sender=lambda k: None)
     b = body_mod.decode(opened.body)
@@ -219,7 +224,4 @@ def _add_sender_peer(home: Home, store: Store, items: list[dict[str, Any]]) -> N
         raise FormatError("the held packet carries no identity card of its signer",
                           hints=("add the sender with `sneakersync peer add CARD`, then "
                                  "`sneakersync peer trust NAME`",))
-    if peers_mod.by_id(store, card.device_id) is None:
-        # added, but not trusted: its next packets are held again and its revocation
-        # statements count for nothing until `peer verify` and `peer trust` say so
-        peers_mod.add(store, card.encode(), trust="quarantine")
+    return None if peers_mod.by_id(store, card.device_id) is not None else card.encode()
