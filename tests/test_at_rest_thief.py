@@ -120,6 +120,8 @@ def theft(tmp_path_factory: pytest.TempPathFactory) -> dict:
     export_to_drive(homes["amina"], st["amina"], stick, [])
     import_from_drive(homes["juma"], st["juma"], stick)
     srv_core = homes["server"].open_store()
+    for n in ("amina", "juma"):  # the coordinator enrolled both devices
+        peers.add(srv_core, homes[n].card.encode())
     ingest_drive(homes["server"], SqliteServerStore(srv_core), stick)
     srv_core.close()
     for n in ("amina", "juma"):
