@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import click
 
@@ -36,7 +35,7 @@ def peer_add(c: Ctx, card: str | None, name: str | None, trust: str | None,
 
     Example: sneakersync peer add --scan juma-card.png
     """
-    from sneakersync.store import peers
+    from sneakersync.sync.peering import add_peer
 
     if sum(x is not None for x in (card, scan_image, camera)) != 1:
         raise UsageError("give exactly one of CARD, --scan IMAGE or --camera N")
@@ -47,11 +46,9 @@ def peer_add(c: Ctx, card: str | None, name: str | None, trust: str | None,
             read_card_camera(camera or 0)
     else:
         text = read_card_arg(card or "")
-    p = peers.add(c.store, text, name, trust=trust)
-    from sneakersync.store.revocations import apply_remembered
-
-    if apply_remembered(c.store, p.device_id) is not None:
-        p = peers.get(c.store, p.device_id)
+    added = add_peer(c.store, text, name, trust=trust)
+    p = added.peer
+    if added.revoked_by_team:
         click.echo(f"warning: a trusted peer has revoked {p.name!r}; it is added as revoked",
                    err=True)
     if as_json:
@@ -99,17 +96,14 @@ def peer_verify(c: Ctx, name: str, confirm: bool, typed: str | None, as_json: bo
     Example: sneakersync peer verify "Juma tablet" --confirm
     """
     from sneakersync.store import peers
+    from sneakersync.sync import peering
     from sneakersync.wire import safety
-    from sneakersync.wire.identity import decode_card
 
     p = peers.get(c.store, name)
-    number = safety.safety_number(c.home.card, decode_card(p.card))
-    if typed is not None and not safety.matches(number, typed):
-        raise UsageError(f"the number given does not match the safety number with {p.name!r}",
-                         hints=("do not confirm: a card may have been swapped",
-                                "exchange cards again, in person"))
     if confirm or typed is not None:
-        peers.set_verified(c.store, p.device_id, True)
+        number = peering.verify(c.home, c.store, p, typed)
+    else:
+        number = peering.safety_number(c.home, p)
     verified = confirm or typed is not None or p.verified
     if as_json:
         emit_json({"name": p.name, "device_id": p.device_id, "safety_number": number,
@@ -137,21 +131,10 @@ def peer_trust(c: Ctx, name: str, quarantine: bool, as_json: bool) -> None:
     Example: sneakersync peer trust "Juma tablet"
     """
     from sneakersync.store import peers
-    from sneakersync.sync.exchange import quarantine_accept, quarantine_list
+    from sneakersync.sync.peering import set_trust
 
     p = peers.get(c.store, name)
-    if p.revoked:
-        raise UsageError(f"peer {p.name!r} is revoked; it cannot be trusted again",
-                         hints=(f"to start over: {PROG} peer rm, then peer add its new card",))
-    trust = "quarantine" if quarantine else "trusted"
-    peers.set_trust(c.store, p.device_id, trust)
-    out: dict[str, Any] = {"name": p.name, "trust": trust, "held_applied": 0, "changes": 0,
-                           "rejected": []}
-    if not quarantine and any(q["sender"] == p.device_id
-                              for q in quarantine_list(c.home, c.store)):
-        rep = quarantine_accept(c.home, c.store, p.device_id).as_json()
-        out.update(held_applied=rep["imported"], changes=rep["changes_applied"],
-                   rejected=rep["rejected"])
+    out = set_trust(c.home, c.store, p, quarantine=quarantine).as_json()
     if as_json:
         emit_json(out)
     elif quarantine:
