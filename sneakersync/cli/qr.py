@@ -162,15 +162,10 @@ def qr_receive(c: Ctx, camera: int | None, video: Path | None, frames: Path | No
     out = rep.as_json()
     out["fingerprints"] = fingerprints
     if ack_out is not None and received_ids:
-        from sneakersync.store import peers as peers_mod
-        from sneakersync.sync.ack import build_ack
+        from sneakersync.sync.ack import ack_for_received
 
-        senders = {r[0] for r in c.store.conn.execute(
-            "SELECT sender FROM packets WHERE packet_id IN (%s)" % ",".join("?" * len(received_ids)),
-            received_ids) if r[0]}
-        recips = [p for p in (peers_mod.by_id(c.store, s) for s in senders) if p is not None]
-        if recips:
-            data = build_ack(c.home, c.store, recips, received_ids)
+        data = ack_for_received(c.home, c.store, received_ids)
+        if data is not None:
             qrmod.write_static_png(data, str(ack_out))
             out["ack"] = str(ack_out)
     if as_json:

@@ -27,3 +27,17 @@ def build_ack(home: Home, store: Store, recipients: Sequence[Peer], received: Se
                       extra={"ack": sorted(received)})
     return packet.seal(home.keys, [p.enc_pub for p in recipients], body_mod.encode(b),
                        level=19, pad_to=0)
+
+
+def ack_for_received(home: Home, store: Store, received: Sequence[str]) -> bytes | None:
+    """The ack for packets just imported (by packet id), to their senders we know; else None."""
+    from sneakersync.store import peers as peers_mod
+
+    if not received:
+        return None
+    ids = list(received)
+    senders = {r[0] for r in store.conn.execute(
+        "SELECT sender FROM packets WHERE packet_id IN (%s)" % ",".join("?" * len(ids)), ids)
+        if r[0]}
+    recips = [p for p in (peers_mod.by_id(store, s) for s in sorted(senders)) if p is not None]
+    return build_ack(home, store, recips, ids) if recips else None
