@@ -141,7 +141,8 @@ def test_html_page_is_self_contained_and_exact(tmp_path: Path) -> None:
     page = p.read_text()
     assert "http://" not in page and "https://" not in page and "<script src" not in page
     assert "&lt;Batch&gt; &amp; co" in page
-    data = json.loads(re.search(r"const S=(\{.*?\});\n", page).group(1).replace("<\\/", "</"))
+    data = json.loads(re.search(r'<script type="application/json" id="qr-data">(.*?)</script>',
+                                page).group(1))
     assert [q["fingerprint"] for q in data["packets"]] == [fingerprint(x) for x in pk]
     assert len(data["frames"]) == len(plan.frames)
     for b64, raw in zip(data["frames"], plan.frames):

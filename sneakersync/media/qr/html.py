@@ -37,9 +37,14 @@ button{font-size:1em;margin:0 3px}
 <button id="slower" title="slower (-)">&minus;</button><span id="fps"></span>
 <button id="faster" title="faster (+)">+</button>
 frame <span id="fr"></span> &middot; shown <span id="shown">0</span></div></div></div>
-<script>
-"use strict";
-const S=__DATA__;
+<script type="application/json" id="qr-data">__DATA__</script>
+<script>__SCRIPT__</script></body></html>
+"""
+
+# The player, kept apart from the page so a page served with a strict content security
+# policy can load it as a file (``<script src>``) instead of inline.
+PLAYER_JS = """"use strict";
+const S=JSON.parse(document.getElementById("qr-data").textContent);
 const n=S.modules, q=4, side=n+2*q;
 const frames=S.frames.map(b=>Uint8Array.from(atob(b),c=>c.charCodeAt(0)));
 const small=document.createElement("canvas"); small.width=side; small.height=side;
@@ -89,7 +94,6 @@ document.getElementById("faster").onclick=()=>key({key:"+"});
 document.getElementById("slower").onclick=()=>key({key:"-"});
 window.addEventListener("resize",draw);
 setHold(); draw(); requestAnimationFrame(loop);
-</script></body></html>
 """
 
 
@@ -111,9 +115,15 @@ def page_data(plan: StreamPlan, fps: float) -> dict[str, object]:
 
 
 def render_html(plan: StreamPlan, *, fps: float = 10.0, title: str = "") -> str:
-    data = json.dumps(page_data(plan, fps), separators=(",", ":"))
     title = html.escape(title or "sneakersync QR stream")
-    return _PAGE.replace("__TITLE__", title).replace("__DATA__", data.replace("</", "<\\/"))
+    return (_PAGE.replace("__TITLE__", title).replace("__SCRIPT__", PLAYER_JS)
+            .replace("__DATA__", data_block(plan, fps)))
+
+
+def data_block(plan: StreamPlan, fps: float) -> str:
+    """The stream as JSON safe to place inside ``<script type="application/json">``."""
+    data = json.dumps(page_data(plan, fps), separators=(",", ":"))
+    return data.replace("<", "\\u003c")
 
 
 def write_html(plan: StreamPlan, path: str | os.PathLike[str], *, fps: float = 10.0,
