@@ -294,6 +294,7 @@ class ImportReport:
     open_conflicts: int = 0
     rejected: list[dict[str, str]] = field(default_factory=list)
     held: list[dict[str, str]] = field(default_factory=list)
+    arrived: list[dict[str, Any]] = field(default_factory=list)  # per packet applied: sender, changes
 
     def as_json(self) -> dict[str, Any]:
         return {"packets": self.packets, "imported": self.imported,
@@ -301,7 +302,7 @@ class ImportReport:
                 "quarantined": self.quarantined, "changes_applied": self.changes_applied,
                 "conflicts": self.conflicts, "open_conflicts": self.open_conflicts,
                 "revocations": self.revocations, "rejected": self.rejected,
-                "quarantine": self.held}
+                "quarantine": self.held, "arrived": self.arrived}
 
 
 class Quarantine(Exception):
@@ -529,6 +530,8 @@ def _apply(home: Home, store: Store, data: bytes, pid: str, report: ImportReport
     report.imported += 1
     for o, why in sorted(held.items()):
         report.held.append({"file": name or pid, "sender": o, "reason": why})
+    report.arrived.append({"sender": b.sender, "changes": stats.applied,
+                           "conflicts": stats.conflicts})
     report.revocations += new_statements
     report.changes_applied += stats.applied
     report.changes_duplicate += stats.duplicates
