@@ -23,7 +23,8 @@ ALLOWED = {
     "media": {"wire", "store", "sync"},
     "server": {"wire", "store", "sync", "media"},
     "demo": {"wire", "store", "sync", "media", "server"},
-    "cli": {"wire", "store", "sync", "media", "server", "demo"},
+    "ui": {"wire", "store", "sync", "media", "server"},
+    "cli": {"wire", "store", "sync", "media", "server", "demo", "ui"},
 }
 LAYERS = set(ALLOWED)
 
@@ -117,7 +118,7 @@ def test_help_imports_no_heavy_extras() -> None:
     code = ("import sys\nfrom sneakersync.cli.main import main\n"
             "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
             "heavy = [m for m in ('cv2', 'bumble', 'zxingcpp', 'raptorq', 'starlette', 'uvicorn',"
-            " 'httpx', 'numpy', 'PIL', 'sqlite_utils') if m in sys.modules]\n"
+            " 'httpx', 'numpy', 'PIL', 'sqlite_utils', 'jinja2') if m in sys.modules]\n"
             "print('HEAVY', heavy)\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO,
                          check=True).stdout

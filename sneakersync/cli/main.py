@@ -15,6 +15,7 @@ import click
 from sneakersync.cli.app import PROG, cli
 from sneakersync.errors import SneakersyncError
 from sneakersync.cli import beacon, demo, eden, passphrase, peers, qr, records, server, sync  # noqa: F401  (each registers its commands)
+from sneakersync.cli import ui  # noqa: F401,E402  (the browser UI command)
 
 
 def fail(err: SneakersyncError) -> NoReturn:

@@ -1,0 +1,47 @@
+"""``sneakersync ui``: the day's work in the browser (the [ui] extra)."""
+
+from __future__ import annotations
+
+import time
+
+import click
+
+from sneakersync.cli.app import Ctx, cli, pass_ctx
+
+
+@cli.command()
+@click.option("--listen", default="127.0.0.1", show_default=True, metavar="ADDRESS",
+              help="Address to listen on. Anything but 127.0.0.1 lets other machines on "
+                   "the network reach the page (they still need the link).")
+@click.option("--port", type=click.IntRange(0, 65535), default=0,
+              help="Port (default: a free one).")
+@click.option("--no-browser", is_flag=True, help="Print the link; do not open a browser.")
+@pass_ctx
+def ui(c: Ctx, listen: str, port: int, no_browser: bool) -> None:
+    """Open this device in the browser: records, people, sync, QR, conflicts, status.
+
+    Serves a local page on 127.0.0.1 and opens it with a one-time link; the
+    link stops working when this command stops (Ctrl-C). With no device yet,
+    the page offers to create one.
+
+    Example: sneakersync ui
+    """
+    from sneakersync.ui.run import LOOPBACK, open_browser, start
+    from sneakersync.ui.session import Session
+
+    if listen not in LOOPBACK:
+        click.echo(f"warning: listening on {listen}: other machines on the network can reach "
+                   "this page; anyone holding the link can act as this device", err=True)
+    running = start(Session(c.home_path), host=listen, port=port)
+    click.echo(f"sneakersync ui for {c.home_path}")
+    click.echo(f"open: {running.url}")
+    if not no_browser:
+        open_browser(running.url, c.say)
+    try:
+        while running.thread.is_alive():
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        running.stop()
+        c.say("stopped; the link no longer works")
