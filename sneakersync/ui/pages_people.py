@@ -12,7 +12,7 @@ from starlette.routing import Route
 from sneakersync.errors import NotFoundError, SneakersyncError
 from sneakersync.store import peers
 from sneakersync.sync import peering
-from sneakersync.ui.app import action, page
+from sneakersync.ui.web import action, page
 from sneakersync.ui.session import Session
 from sneakersync.wire import safety
 

@@ -11,7 +11,7 @@ from starlette.routing import Route
 from sneakersync.errors import NotFoundError, UsageError
 from sneakersync.store import browse
 from sneakersync.store.records import check_collection, check_rid
-from sneakersync.ui.app import action, page
+from sneakersync.ui.web import action, page
 from sneakersync.ui.session import Session
 
 PAGE_SIZE = 50
