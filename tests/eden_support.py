@@ -161,9 +161,11 @@ admin = db(utable.email == "admin@example.org").select(utable.id).first().id
 auth.s3_impersonate(admin)
 rtable = s3db.sync_repository
 ttable = s3db.sync_task
-row = db(rtable.name == "sneakersync-drop").select().first()
+import hashlib
+rname = "drop-" + hashlib.sha256(folder.encode()).hexdigest()[:16]
+row = db(rtable.name == rname).select().first()
 if row is None:
-    rid = rtable.insert(name="sneakersync-drop", apitype="filesync", path=folder)
+    rid = rtable.insert(name=rname, apitype="filesync", path=folder)
     row = db(rtable.id == rid).select().first()
 have = {t.resource_name for t in db(ttable.repository_id == row.id).select()}
 for t in tables:

@@ -279,3 +279,73 @@ def test_round_trip(eden: Any, tmp_path: Path, make_device) -> None:
     new_on_a = a.store.get("shelters", wire_eden.eden_uuid("shelters", "s-new")).data
     assert new_on_a["name"] == UNICODE and new_on_a["contact"] == new_uuid
     srv.close()
+
+
+def test_filesync_drop_folder(eden: Any, tmp_path: Path, make_device) -> None:
+    """Failures 3-6 under Eden's own FileSync, run in the C locale as under web2py:
+    ASCII-safe files, one name per table and batch (two collections, one table),
+    referenced records in the same file, a device clock a year ahead."""
+    srv, (a, b), stick = setup(tmp_path, make_device)
+    persons = bind(a.store, eden, "fs-persons", "pr_person", PERSONS, ["age"])
+    bind(a.store, eden, "fs-shelters", "cr_shelter", dict(SHELTERS, contact={
+        "to": "person_id", "collection": "fs-persons"}), ["facilities"])
+    bind(a.store, eden, "fs-camps", "cr_shelter", {"title": "name", "remarks": "comments"}, [])
+    del persons
+    year = 365 * 24 * 3600 * 1000
+    ahead = int(time.time() * 1000) + year               # device A's clock is a year ahead
+    a.store.put("fs-persons", {"first_name": "Rahim", "last_name": "لغاری",
+                               "sex": "male"}, "fs-p1", ts=ahead)
+    a.store.put("fs-shelters", {"name": "Camp नमस्ते 🏕️ & <ok>", "contact": "fs-p1",
+                                "capacity": 30, "lat": 26.6, "lon": 67.8}, "fs-s1", ts=ahead)
+    a.store.put("fs-camps", {"title": "Tent city مخيم", "remarks": "from the camps list"},
+                "fs-c1", ts=ahead)
+    export(a, stick, ["Office server"])
+    srv.ingest(stick)
+    drop = tmp_path / "drop"
+    rep = eden_push.write_files(srv.sstore, drop)
+    assert not rep.refused and rep.written == 3, rep.as_json()
+    names = sorted(p.name for p in drop.iterdir())
+    assert names == ["sneakersync_cr_shelter_000001.xml", "sneakersync_pr_person_000001.xml"]
+    for p in drop.iterdir():
+        p.read_bytes().decode("ascii")                   # ASCII only, in any locale
+    shelter_file = (drop / names[0]).read_text("ascii")
+    assert "pr_person" in shelter_file                    # the referenced person travels along
+    # the failure this prevents: Eden's FileSync reads a UTF-8 drop file as ASCII
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    (raw / "utf8_cr_shelter_1.xml").write_bytes(
+        b'<?xml version="1.0" encoding="utf-8"?>\n<s3xml><resource name="cr_shelter" '
+        b'uuid="urn:uuid:0a0b0c0d-0000-4000-8000-00000000f001"><data field="name">'
+        + "Café م".encode() + b'</data></resource></s3xml>\n')
+    bad = eden.filesync(raw, ["cr_shelter"], pattern="utf8_{table}_*.xml")
+    assert "ascii" in bad and "urn:uuid:0a0b0c0d-0000-4000-8000-00000000f001" not in \
+        eden.records("cr_shelter"), bad
+    log = eden.filesync(drop, ["cr_shelter", "pr_person"])
+    assert "SYNC-RESULT True" in log and "SYNC-CRASH" not in log, log
+    shelters, people = eden.records("cr_shelter"), eden.records("pr_person")
+    s1 = shelters[wire_eden.eden_uuid("fs-shelters", "fs-s1")]
+    assert s1["values"]["name"] == "Camp नमस्ते 🏕️ & <ok>"
+    assert s1["refs"]["person_id"][1] == wire_eden.eden_uuid("fs-persons", "fs-p1")
+    assert shelters[wire_eden.eden_uuid("fs-camps", "fs-c1")]["values"]["name"] == "Tent city مخيم"
+    assert people[wire_eden.eden_uuid("fs-persons", "fs-p1")]["values"]["last_name"] == "لغاری"
+    # modified_on is the server's clock, not the device's year-ahead one
+    assert s1["modified_ms"] <= int(time.time() * 1000) + 2000
+
+    # a later edit (a device with a right clock) still gets in: last_pull was not pushed
+    # a year ahead; earlier files are not imported again
+    b_edit = {"name": "Camp renamed", "contact": "fs-p1", "capacity": 31}
+    _flip(a, b, stick)
+    b.store.put("fs-shelters", b_edit, "fs-s1")
+    export(b, stick, ["Office server"])
+    srv.ingest(stick)
+    rep2 = eden_push.write_files(srv.sstore, drop)
+    assert rep2.written == 1 and rep2.unchanged >= 2, rep2.as_json()   # a delta
+    log2 = eden.filesync(drop, ["cr_shelter", "pr_person"])
+    assert "SYNC-RESULT True" in log2, log2
+    imported = [ln for ln in log2.splitlines() if ln.startswith("LOG") and " import /" in ln]
+    assert len(imported) == 1 and "000002" in imported[0], log2
+    s1 = eden.records("cr_shelter")[wire_eden.eden_uuid("fs-shelters", "fs-s1")]
+    assert s1["values"]["name"] == "Camp renamed"
+    assert s1["parts"]["cr_shelter_details"][0]["capacity_day"] == 31
+    assert eden_push.write_files(srv.sstore, drop).written == 0          # nothing twice
+    srv.close()

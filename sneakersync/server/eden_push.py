@@ -156,9 +156,10 @@ def _referenced(sstore: ServerStore, due: list[Due], target: str,
                 now: int) -> dict[tuple[str, str], eden.Item]:
     """Items for records the due ones point to, so they travel in the same document."""
     wanted = {ref for d in due if d.item for ref in d.item.refs}
-    have = {(d.collection, d.rid) for d in due if d.item}
-    out: dict[tuple[str, str], eden.Item] = {}
-    missing = wanted - have
+    out: dict[tuple[str, str], eden.Item] = {
+        (d.collection, d.rid): d.item for d in due
+        if d.item and (d.collection, d.rid) in wanted and "@deleted" not in d.item.body}
+    missing = wanted - set(out)
     if not missing:
         return out
     by_coll: dict[str, set[str]] = {}
@@ -264,14 +265,30 @@ def _outcomes(ans: Any, chunk: list[Due], report: Report) -> list[tuple[Due, str
     return rows
 
 
+def _stamp(item: eden.Item, when: str) -> None:
+    """Give an item (its components and embedded records too) one modified_on."""
+    def walk(node: dict[str, Any]) -> None:
+        if "@modified_on" in node:
+            node["@modified_on"] = when
+        for k, v in node.items():
+            if k.startswith("$_") and isinstance(v, list):
+                for sub in v:
+                    walk(sub)
+    walk(item.body)
+    for x in item.extra:
+        _stamp(x, when)
+
+
 def write_files(sstore: ServerStore, folder: Path, *, collection: str | None = None,
                 now: int | None = None, fmt: str = "s3xml") -> Report:
     """An Eden FileSync drop folder: one ASCII-only S3XML file per Eden table and batch.
 
     Only what changed since the last batch goes (deltas); each file holds the records
-    its records point to. File times rise 2 s per file (FAT keeps 2 s) and never fall
-    below the server's clock, and no ``modified_on`` inside is later than the clock, so
-    Eden's ``last_pull`` (newest ``modified_on`` + 1 s) never hides a later file.
+    its records point to. Eden's FileSync takes a file whose time is after the task's
+    ``last_pull`` and then sets ``last_pull`` to the newest ``modified_on`` it imported
+    plus 1 s. So every record in a file carries the file's own time as ``modified_on``:
+    the server's clock (even seconds, as FAT keeps them), 2 s above every earlier file.
+    A file is then taken exactly once, and no device clock can move ``last_pull``.
     """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -294,11 +311,13 @@ def write_files(sstore: ServerStore, folder: Path, *, collection: str | None = N
         chunk = [d for d in due if d.item and d.item.table == table]
         items = [d.item for d in chunk if d.item]
         extra = [refs[r] for it in items for r in it.refs if r in refs]
+        mtime = float(base + 2 * i)
+        for it in extra + items:
+            _stamp(it, eden.eden_time(int(mtime) * 1000))
         doc = eden.document(extra + items)
         ext = "xml" if fmt == "s3xml" else "s3json"
         data = eden.write_s3xml(doc) if fmt == "s3xml" else eden.write_s3json(doc)
         path = folder / f"{FILESYNC_PREFIX}{table}_{batch:06d}.{ext}"
-        mtime = float(base + 2 * i)
         write_durably(path, data, mtime=mtime, tmp_name="." + path.name + ".tmp")
         report.files.append({"file": str(path), "resource": table, "records": len(chunk),
                              "mtime": mtime})
