@@ -20,6 +20,7 @@ import csv
 import io
 import json
 import math
+import re
 import time
 import uuid
 import xml.etree.ElementTree as ET
@@ -64,6 +65,27 @@ class ExportOptions:
 
     def table(self, collection: str) -> str:
         return self.resources.get(collection) or collection.replace("-", "_").replace(".", "_")
+
+
+# --- sanitisers: exported text is data, never markup or a formula --------------------
+
+_XML_INVALID = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def xml_text(value: str) -> str:
+    """``value`` with every character XML 1.0 cannot carry (C0 controls but TAB, LF, CR;
+    lone surrogates; U+FFFE, U+FFFF) replaced by U+FFFD, so the document always parses."""
+    return _XML_INVALID.sub("\ufffd", value)
+
+
+def csv_cell(value: str) -> str:
+    """A CSV cell a spreadsheet will not run: text starting with = + - @ TAB or CR gets a
+    leading apostrophe (OWASP's advice); plain numbers such as -5 stay as they are."""
+    if value.startswith(_FORMULA_START) and not _NUMBER.fullmatch(value):
+        return "'" + value
+    return value
 
 
 def eden_uuid(collection: str, rid: str) -> str:
@@ -123,13 +145,17 @@ def to_csv(groups: dict[str, list[dict[str, Any]]], stream: IO[str]) -> int:
     recs = next(iter(groups.values()), [])
     coll = next(iter(groups), "")
     fields = sorted({k for r in recs for k in (r["data"] or {})})
-    w = csv.writer(stream, lineterminator="\n")
-    w.writerow(["id", "uuid", "created_on", "modified_on", "deleted", *fields])
+    # every cell quoted: a CR inside a value (not in the line terminator, so the minimal
+    # style would leave it bare) cannot split a row
+    w = csv.writer(stream, lineterminator="\n", quoting=csv.QUOTE_ALL)
+    w.writerow([csv_cell(c) for c in ("id", "uuid", "created_on", "modified_on", "deleted",
+                                      *fields)])
     for r in recs:
         d = r["data"] or {}
-        w.writerow([r["id"], eden_uuid(coll, r["id"]), eden_time(r["created_ms"]),
-                    eden_time(r["modified_ms"]), "true" if r["deleted"] else "false",
-                    *[_scalar_text(d.get(f)) for f in fields]])
+        w.writerow([csv_cell(c) for c in (
+            r["id"], eden_uuid(coll, r["id"]), eden_time(r["created_ms"]),
+            eden_time(r["modified_ms"]), "true" if r["deleted"] else "false",
+            *[_scalar_text(d.get(f)) for f in fields])])
     return len(recs)
 
 
@@ -180,7 +206,7 @@ def to_s3xml(groups: dict[str, list[dict[str, Any]]], opts: ExportOptions) -> by
     for coll, recs in groups.items():
         for r in recs:
             el = ET.SubElement(root, "resource", {
-                "name": opts.table(coll), "uuid": eden_uuid(coll, r["id"]),
+                "name": xml_text(opts.table(coll)), "uuid": eden_uuid(coll, r["id"]),
                 "created_on": eden_time(r["created_ms"]),
                 "modified_on": eden_time(r["modified_ms"]), "mci": "1",
                 "deleted": "true" if r["deleted"] else "false"})
@@ -189,14 +215,15 @@ def to_s3xml(groups: dict[str, list[dict[str, Any]]], opts: ExportOptions) -> by
                     continue
                 ref = _ref(opts, coll, k, v)
                 if ref:
-                    ET.SubElement(el, "reference", {"field": k, "resource": ref[0],
+                    ET.SubElement(el, "reference", {"field": xml_text(k),
+                                                    "resource": xml_text(ref[0]),
                                                     "uuid": ref[1]})
                     continue
-                attrs = {"field": k}
+                attrs = {"field": xml_text(k)}
                 if isinstance(v, (bool, int, float)):
                     attrs["value"] = json.dumps(v)
                 d = ET.SubElement(el, "data", attrs)
-                d.text = _scalar_text(v)
+                d.text = xml_text(_scalar_text(v))
     ET.indent(root)
     return ET.tostring(root, encoding="utf-8", xml_declaration=True) + b"\n"
 
