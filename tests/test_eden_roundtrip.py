@@ -278,6 +278,10 @@ def test_round_trip(eden: Any, tmp_path: Path, make_device) -> None:
     assert not res["refused"]
     new_on_a = a.store.get("shelters", wire_eden.eden_uuid("shelters", "s-new")).data
     assert new_on_a["name"] == UNICODE and new_on_a["contact"] == new_uuid
+    assert res["deleted"] == 1 and a.store.get("shelters", ids["s2"], include_deleted=True).deleted
+    with client(eden) as cl:
+        again = binding_mod.pull(a.store, "shelters", read_eden(cl.export("cr_shelter")))
+    assert again["created"] == again["updated"] == again["deleted"] == 0, again
     srv.close()
 
 
@@ -349,3 +353,47 @@ def test_filesync_drop_folder(eden: Any, tmp_path: Path, make_device) -> None:
     assert s1["parts"]["cr_shelter_details"][0]["capacity_day"] == 31
     assert eden_push.write_files(srv.sstore, drop).written == 0          # nothing twice
     srv.close()
+
+
+def test_cli_pull_and_load_eden_files(eden: Any, tmp_path: Path) -> None:
+    """`eden bind`, `eden pull` from a URL with credentials and from files, `load` of
+    Eden's own S3JSON and S3XML, through the real command line."""
+    from urllib.parse import quote
+
+    from conftest import cli
+
+    home = tmp_path / "dev"
+    cli(home, "init", "--name", "Puller")
+    spec = tmp_path / "persons.binding.json"
+    spec.write_text(json.dumps({"v": 1, "collection": "people", "resource": "pr_person",
+                                "fields": PERSONS, "keep": ["age"]}))
+    url = f"http://{quote(USER)}:{quote(PASSWORD)}@127.0.0.1:{eden.port}/eden"
+    out = cli(home, "eden", "bind", "--file", str(spec), "--url", url, "--json")
+    assert json.loads(out.stdout)["resource"] == "pr_person"
+    got = json.loads(cli(home, "eden", "pull", "people", "--url", url, "--json").stdout)
+    assert got["created"] >= 2 and not got["refused"], got
+    again = json.loads(cli(home, "eden", "pull", "people", "--url", url, "--json").stdout)
+    assert again["created"] == again["updated"] == again["deleted"] == 0
+    # an air-gapped copy: Eden's S3JSON and S3XML files
+    with client(eden) as cl:
+        (tmp_path / "people.s3json").write_bytes(cl.export_s3json("pr_person"))
+        (tmp_path / "people.xml").write_bytes(cl.export("pr_person"))
+    files = json.loads(cli(home, "eden", "pull", "people", str(tmp_path / "people.s3json"),
+                           str(tmp_path / "people.xml"), "--json").stdout)
+    assert files["created"] == files["updated"] == 0, files
+    loaded = json.loads(cli(home, "load", "copy", str(tmp_path / "people.s3json"),
+                            "--json").stdout)
+    assert loaded["loaded"] == got["created"]
+    rows = [json.loads(x) for x in cli(home, "rows", "copy").stdout.splitlines()]
+    assert all(r["id"].lower().startswith("urn:uuid:") for r in rows)
+    assert any(r["data"].get("first_name") == "Admin" for r in rows)   # @value/$ unwrapped
+    cli(home, "load", "copy2", str(tmp_path / "people.xml"))
+    assert cli(home, "rows", "copy2").stdout.count("\n") == len(rows)
+    # a tampered file is a one-line error, nothing written
+    (tmp_path / "bad.xml").write_text('<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "b">]>'
+                                      '<s3xml/>')
+    r = cli(home, "load", "copy3", str(tmp_path / "bad.xml"), ok=False)
+    assert r.returncode == 5 and r.stderr.startswith("sneakersync: error:")
+    r = cli(home, "eden", "pull", "people", "--url",
+            f"http://{quote(USER)}:wrong@127.0.0.1:{eden.port}/eden", ok=False)
+    assert r.returncode == 6 and "Traceback" not in r.stderr, r.stderr

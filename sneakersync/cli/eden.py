@@ -309,11 +309,10 @@ def load_eden(c: Ctx, collection: str, file: Path, as_json: bool) -> None:
         raise NotFoundError(f"file {file} does not exist")
     items = read_eden(_read(file))
     b = binding_mod.get_binding(c.store, collection)
-    pairs = binding_mod.records_from_eden(b, None, items)
-    tables = sorted({it.table for it, _ in pairs})
-    if b is None and len(tables) > 1:
-        raise InputError(f"{file.name} holds several Eden tables ({', '.join(tables)}): "
-                         "bind the collection first (sneakersync eden bind)")
+    # unbound: the document's first table (Eden exports the requested one first; the
+    # records it references follow and are not loaded)
+    first = items[0].table if items else None
+    pairs = binding_mod.records_from_eden(b, first, items)
     recs = [(it.uuid, data) for it, data in pairs if not it.deleted]
     ids = c.store.write_many(collection, binding_mod.checked(c.store, collection, recs))
     if as_json:

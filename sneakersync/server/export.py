@@ -89,12 +89,10 @@ def csv_cell(value: str) -> str:
 
 
 def eden_uuid(collection: str, rid: str) -> str:
-    if rid.lower().startswith("urn:uuid:"):
-        return rid.lower()
-    try:
-        return uuid.UUID(rid).urn
-    except ValueError:
-        return uuid.uuid5(URN_NS, f"{collection}/{rid}").urn
+    """A URN id (one that came from Eden) is kept exactly: Eden matches uuids as text."""
+    from sneakersync.wire.eden import eden_uuid as exact
+
+    return exact(collection, rid)
 
 
 def eden_time(ms: int) -> str:
@@ -225,7 +223,8 @@ def to_s3xml(groups: dict[str, list[dict[str, Any]]], opts: ExportOptions) -> by
                 d = ET.SubElement(el, "data", attrs)
                 d.text = xml_text(_scalar_text(v))
     ET.indent(root)
-    return ET.tostring(root, encoding="utf-8", xml_declaration=True) + b"\n"
+    # ASCII only (character references): Eden's FileSync reads files in the C locale
+    return ET.tostring(root, encoding="us-ascii", xml_declaration=True) + b"\n"
 
 
 def render(groups: dict[str, list[dict[str, Any]]], opts: ExportOptions) -> tuple[bytes, int]:
@@ -239,7 +238,7 @@ def render(groups: dict[str, list[dict[str, Any]]], opts: ExportOptions) -> tupl
         to_csv(groups, buf)
         return buf.getvalue().encode("utf-8"), n
     if opts.fmt == "s3json":
-        text = json.dumps(to_s3json(groups, opts), ensure_ascii=False, indent=1)
+        text = json.dumps(to_s3json(groups, opts), ensure_ascii=True, indent=1)
         return (text + "\n").encode("utf-8"), n
     if opts.fmt == "s3xml":
         return to_s3xml(groups, opts), n
@@ -265,7 +264,10 @@ def _ordered_tables(groups: dict[str, list[dict[str, Any]]], opts: ExportOptions
 
 
 def write_filesync(sstore: ServerStore, opts: ExportOptions, folder: Path) -> dict[str, Any]:
-    """One S3XML file per resource in an Eden FileSync folder, written atomically.
+    """One S3XML file per Eden table in an Eden FileSync folder, written atomically.
+
+    (Unbound collections; for bound ones ``sneakersync eden push --filesync`` also sends
+    deltas, carries referenced records in the same file and sets ``modified_on``.)
 
     Eden imports files whose mtime is newer than its last pull, oldest first, and
     skips an older-or-equal mtime forever; so each file gets an even-second mtime
@@ -278,14 +280,20 @@ def write_filesync(sstore: ServerStore, opts: ExportOptions, folder: Path) -> di
     batch = sum(1 for e in sstore.exports(10_000) if e["format"] == "filesync") + 1
     files = []
     total = 0
-    for i, coll in enumerate(_ordered_tables(groups, opts)):
-        data = to_s3xml({coll: groups[coll]}, opts)
-        path = folder / f"{FILESYNC_PREFIX}{opts.table(coll)}_{batch:06d}.xml"
+    # one file per Eden table and batch: collections bound to the same table share it
+    tables: list[str] = []
+    for coll in _ordered_tables(groups, opts):
+        if opts.table(coll) not in tables:
+            tables.append(opts.table(coll))
+    for i, table in enumerate(tables):
+        part = {c: recs for c, recs in groups.items() if opts.table(c) == table}
+        data = to_s3xml(part, opts)
+        path = folder / f"{FILESYNC_PREFIX}{table}_{batch:06d}.xml"
         mtime = float(base + 2 * i)
         _write_atomic(path, data, mtime)
-        files.append({"file": str(path), "resource": opts.table(coll),
-                      "records": len(groups[coll]), "mtime": mtime})
-        total += len(groups[coll])
+        n = sum(len(r) for r in part.values())
+        files.append({"file": str(path), "resource": table, "records": n, "mtime": mtime})
+        total += n
     sstore.record_export("filesync", opts.collection, total, str(folder))
     return {"records": total, "target": str(folder), "files": files}
 
