@@ -56,6 +56,8 @@ def ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UI]:
         assert browser.url().endswith("/setup")
         ui.shot("setup")
         browser.fill("#name", "Amina clinic laptop")
+        browser.fill("#passphrase", "correct horse battery staple")
+        browser.fill("#again", "correct horse battery staple")
         browser.click("#create")
         yield ui
     finally:
@@ -73,6 +75,7 @@ def juma(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Device]:
 def test_create_the_device_from_the_browser(ui: UI) -> None:
     # the fixture filled in the setup page; here: what it made
     assert ui.running.session.home.name == "Amina clinic laptop"
+    assert ui.running.session.home.sealed  # keys and store under the passphrase
     assert (ui.running.session.home_path / "device.json").exists()
     ui.go("/setup")
     assert "This device is set up as Amina clinic laptop" in ui.b.text("main")

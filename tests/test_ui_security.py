@@ -205,6 +205,31 @@ def test_without_a_device_every_page_leads_to_setup(tmp_path: Path) -> None:
     r = c.post("/setup", data={"csrf": s.csrf, "name": ""}, headers=ORIGIN)
     assert r.status_code == 303 and not s.has_device()
     r = c.post("/setup", data={"csrf": s.csrf, "name": "Amina"}, headers=ORIGIN)
+    assert not s.has_device()  # no passphrase chosen
+    r = c.post("/setup", data={"csrf": s.csrf, "name": "Amina", "passphrase": "a b c d",
+                               "again": "a b c e"}, headers=ORIGIN)
+    assert not s.has_device()
+    r = c.post("/setup", data={"csrf": s.csrf, "name": "Amina", "no_passphrase": "yes"},
+               headers=ORIGIN)
     assert r.headers["location"] == "/records" and s.home.name == "Amina"
-    r = c.post("/setup", data={"csrf": s.csrf, "name": "Again"}, headers=ORIGIN)
+    assert not s.home.sealed
+    r = c.post("/setup", data={"csrf": s.csrf, "name": "Again", "no_passphrase": "yes"},
+               headers=ORIGIN)
     assert s.home.name == "Amina"
+
+
+def test_a_sealed_device_is_unlocked_once_with_its_passphrase(tmp_path: Path) -> None:
+    home_mod.create(tmp_path / "dev", "Amina", passphrase="right one")
+    s = Session(tmp_path / "dev", ask=lambda: None)  # nothing given, no agent
+    s.hosts.add("testserver")
+    c = _client(s)
+    assert c.get("/records").headers["location"] == "/unlock"
+    assert c.get("/people").headers["location"] == "/unlock"
+    r = c.post("/records/new", data={"csrf": s.csrf, "collection": "c"}, headers=ORIGIN)
+    assert r.headers["location"] == "/unlock"
+    r = c.post("/unlock", data={"csrf": s.csrf, "passphrase": "wrong one"}, headers=ORIGIN)
+    assert r.headers["location"] == "/unlock" and s.locked()
+    assert "passphrase" in c.get("/unlock").text.lower()
+    r = c.post("/unlock", data={"csrf": s.csrf, "passphrase": "right one"}, headers=ORIGIN)
+    assert r.headers["location"] == "/records" and not s.locked()
+    assert c.get("/records").status_code == 200

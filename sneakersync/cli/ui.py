@@ -3,10 +3,22 @@
 from __future__ import annotations
 
 import time
+from typing import Callable
 
 import click
 
 from sneakersync.cli.app import Ctx, cli, pass_ctx
+
+
+def _passphrase_without_prompt(c: Ctx) -> Callable[[], str | None]:
+    """Given (fd, file, environment), held by `sneakersync unlock`, or in the keyring;
+    otherwise the page asks for it."""
+    def ask() -> str | None:
+        from sneakersync.cli import agent
+        from sneakersync.cli.askpass import keyring_get
+
+        return c.askpass.given() or agent.ask(c.home_path) or keyring_get(c.home_path)
+    return ask
 
 
 @cli.command()
@@ -32,7 +44,8 @@ def ui(c: Ctx, listen: str, port: int, no_browser: bool) -> None:
     if listen not in LOOPBACK:
         click.echo(f"warning: listening on {listen}: other machines on the network can reach "
                    "this page; anyone holding the link can act as this device", err=True)
-    running = start(Session(c.home_path), host=listen, port=port)
+    running = start(Session(c.home_path, ask=_passphrase_without_prompt(c)), host=listen,
+                    port=port)
     click.echo(f"sneakersync ui for {c.home_path}")
     click.echo(f"open: {running.url}")
     if not no_browser:

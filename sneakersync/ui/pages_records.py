@@ -6,6 +6,7 @@ from typing import Any
 from urllib.parse import quote
 
 from starlette.requests import Request
+from starlette.responses import RedirectResponse
 from starlette.routing import Route
 
 from sneakersync.errors import NotFoundError, UsageError
@@ -43,8 +44,27 @@ def setup_page(s: Session, request: Request) -> Any:
 
 
 def setup_create(s: Session, form: dict[str, str], request: Request) -> str:
-    h = s.create_device(form.get("name", ""))
+    passphrase: str | None = form.get("passphrase", "")
+    if form.get("no_passphrase") == "yes":
+        passphrase = None
+    elif not passphrase:
+        raise UsageError("choose a passphrase (or tick 'no passphrase' for a shared kiosk)")
+    elif passphrase != form.get("again", ""):
+        raise UsageError("the two passphrases differ; nothing was created")
+    h = s.create_device(form.get("name", ""), passphrase)
     s.flash("ok", f"Created this device, {h.name!r}. Show your card to colleagues on People.")
+    return "/records"
+
+
+def unlock_page(s: Session, request: Request) -> Any:
+    if not s.locked():
+        return RedirectResponse("/records", status_code=303)
+    return "unlock.html", {"title": "Unlock"}
+
+
+def unlock(s: Session, form: dict[str, str], request: Request) -> str:
+    s.unlock(form.get("passphrase", ""))
+    s.flash("ok", "Unlocked until sneakersync ui stops.")
     return "/records"
 
 
@@ -197,6 +217,8 @@ def routes() -> list[Route]:
     return [
         Route("/setup", page(setup_page, needs_device=False)),
         Route("/setup", action(setup_create, needs_device=False), methods=["POST"]),
+        Route("/unlock", page(unlock_page, needs_device=False)),
+        Route("/unlock", action(unlock, needs_device=False), methods=["POST"]),
         Route("/records", page(index)),
         Route("/records/new", action(new_collection), methods=["POST"]),
         Route("/records/{coll}", page(collection)),

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from sneakersync.store import home as home_mod
 from sneakersync.store.home import Home
@@ -40,6 +40,7 @@ class Session:
     flashes: list[Flash] = field(default_factory=list)
     jobs: dict[str, Any] = field(default_factory=dict)
     scratch: dict[str, Any] = field(default_factory=dict)  # QR streams shown, receivers
+    ask: Callable[[], str | None] | None = None  # a passphrase without a prompt (None: env)
     _home: Home | None = None
 
     def has_device(self) -> bool:
@@ -47,13 +48,31 @@ class Session:
 
     @property
     def home(self) -> Home:
+        """The device, loaded once; a sealed one raises LockedError until :meth:`unlock`."""
         if self._home is None:
-            self._home = home_mod.load(self.home_path)
+            with self.lock:
+                if self._home is None:
+                    self._home = home_mod.load(self.home_path, self.ask)
         return self._home
 
-    def create_device(self, name: str) -> Home:
+    def locked(self) -> bool:
+        from sneakersync.errors import LockedError
+
+        try:
+            self.home
+        except LockedError:
+            return True
+        return False
+
+    def unlock(self, passphrase: str) -> Home:
+        """Open the sealed device with its passphrase, once for this process."""
         with self.lock:
-            self._home = home_mod.create(self.home_path, name)
+            self._home = home_mod.load(self.home_path, passphrase)
+            return self._home
+
+    def create_device(self, name: str, passphrase: str | None) -> Home:
+        with self.lock:
+            self._home = home_mod.create(self.home_path, name, passphrase=passphrase)
             return self._home
 
     @contextmanager

@@ -75,7 +75,8 @@ class Renderer:
         section = request.url.path.strip("/").split("/")[0] or "records"
         have = request.app.state.sections
         base = {"csrf": s.csrf, "nav": [(k, n) for k, n in NAV if k in have], "section": section, "flashes": s.take_flashes(),
-                "device": s.home.name if s.has_device() else None, "label": s.label,
+                "device": s.home.name if s.has_device() and not s.locked() else None,
+                "label": s.label,
                 "path": request.url.path}
         html = self.env.get_template(name).render(**base, **ctx)
         return HTMLResponse(html, status_code=status)
@@ -87,6 +88,8 @@ def page(fn: PageFn, *, needs_device: bool = True) -> Callable[[Request], Any]:
         render: Renderer = request.app.state.render
         if needs_device and not s.has_device():
             return RedirectResponse("/setup", status_code=303)
+        if needs_device and await run_in_threadpool(s.locked):
+            return RedirectResponse("/unlock", status_code=303)
         try:
             out = await run_in_threadpool(fn, s, request)
         except SneakersyncError as err:
@@ -107,6 +110,8 @@ def action(fn: ActionFn, *, needs_device: bool = True) -> Callable[[Request], An
         back = safe_back(form.get("back"), here)
         if needs_device and not s.has_device():
             return RedirectResponse("/setup", status_code=303)
+        if needs_device and await run_in_threadpool(s.locked):
+            return RedirectResponse("/unlock", status_code=303)
         try:
             target = await run_in_threadpool(fn, s, form, request)
         except SneakersyncError as err:
