@@ -192,3 +192,45 @@ def test_phone_sized_screen(ui: UI) -> None:
         ui.shot("phone-records")
     finally:
         ui.b.viewport(1280, 900)
+
+
+def test_a_form_from_the_collections_eden_binding(ui: UI) -> None:
+    from sneakersync.store import binding
+    from sneakersync.wire.eden import VERSION
+
+    with ui.running.session.store() as st:
+        binding.set_binding(st, {
+            "v": VERSION, "collection": "persons", "resource": "pr_person",
+            "schema": {"pr_person": {"first_name": {"type": "string", "required": True},
+                                     "gender": {"type": "integer", "options": [1, 2, 3]},
+                                     "age": {"type": "integer"}}},
+            "fields": {"first_name": "first_name", "years": "age",
+                       "sex": {"to": "gender", "values": {"female": 2, "male": 3}}},
+            "keep": ["note"]})
+    ui.go("/records/persons/new")
+    # the binding's fields, types, required flag and options make the form
+    assert ui.b.eval("document.querySelector('input[name=\"f.first_name\"]').required")
+    assert ui.b.eval("document.querySelector('input[name=\"f.years\"]').type") == "number"
+    assert ui.b.eval("[...document.querySelectorAll('select[name=\"f.sex\"] option')]"
+                     ".map(o => o.value)") == ["", "female", "male"]
+    assert "Eden pr_person.gender" in ui.b.text("main")
+    assert ui.b.eval("!!document.querySelector('input[name=\"f.note\"]')")
+    ui.shot("record-form-eden")
+    ui.b.fill("input[name=id]", "p1")
+    ui.b.fill("input[name='f.first_name']", "Amina")
+    ui.b.fill("input[name='f.years']", "34")
+    ui.b.eval("document.querySelector('select[name=\"f.sex\"]').value = 'female'")
+    ui.b.click("#save")
+    with ui.running.session.store() as st:
+        assert st.get("persons", "p1").data == {"first_name": "Amina", "years": 34,
+                                                "sex": "female"}
+    # a field Eden would not take is refused by the binding, nothing written
+    ui.go("/records/persons/new")
+    ui.b.fill("input[name=id]", "p2")
+    ui.b.fill("input[name='f.first_name']", "Jean")
+    ui.b.fill("input[name=new_name]", "shoe_size")
+    ui.b.fill("input[name=new_value]", "44")
+    ui.b.click("#save")
+    assert "not bound to pr_person" in ui.b.text(".flash.error")
+    with ui.running.session.store() as st:
+        assert [r for r, _ in st.rows("persons")] == ["p1"]

@@ -119,3 +119,45 @@ def coerce(value: str, kind: str) -> Any:
     except ValueError as exc:
         raise UsageError(f"{text!r} is not a valid {kind}: {exc}") from exc
     return value
+
+
+_EDEN_KINDS = {"integer": "integer", "double": "number", "boolean": "boolean"}
+
+
+def form_fields(store: Store, collection: str) -> list[dict[str, Any]]:
+    """The fields a form for one record of ``collection`` offers.
+
+    From the collection's Eden binding when it has one (each bound field with its type,
+    whether Eden requires it and its options; then the fields kept on the devices only),
+    else from the fields its records hold (:func:`fields`).  Each: ``name``, ``type``
+    (as in :func:`fields`), ``required``, ``options`` (``[{"value", "label"}]`` or empty)
+    and ``eden`` (``table.field`` or None).
+    """
+    from sneakersync.store.binding import get_binding
+
+    b = get_binding(store, collection)
+    if b is None:
+        return [dict(f, required=False, options=[], eden=None) for f in fields(store, collection)]
+    out = []
+    for name, t in b.targets.items():
+        spec = b.schema.get(t.table, {}).get(t.field, {})
+        ftype = str(spec.get("type", "string"))
+        kind = "json" if ftype.startswith("list:") else _EDEN_KINDS.get(ftype, "string")
+        if t.values is not None:
+            options = [{"value": v, "label": f"{v} ({t.values[v]})" if str(t.values[v]) != v
+                        else v} for v in t.values]
+            kind = "string"
+        elif isinstance(spec.get("options"), list):
+            options = [{"value": str(o), "label": str(o)} for o in spec["options"] if o != ""]
+        else:
+            options = []
+        out.append({"name": name, "type": kind, "options": options,
+                    "required": bool(spec.get("required")) and "default" not in spec
+                    and t.part is None, "eden": f"{t.table}.{t.field}"})
+    seen = {f["name"] for f in out}
+    kept = {f["name"]: f for f in fields(store, collection)}
+    for name in b.keep:
+        if name not in seen:
+            out.append({"name": name, "type": kept.get(name, {}).get("type", "string"),
+                        "required": False, "options": [], "eden": None})
+    return out

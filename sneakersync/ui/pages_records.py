@@ -81,7 +81,14 @@ def new_collection(s: Session, form: dict[str, str], request: Request) -> str:
 
 
 def _form_fields(st: Any, coll: str) -> list[dict[str, Any]]:
-    return browse.fields(st, coll)
+    return browse.form_fields(st, coll)
+
+
+def _put(st: Any, coll: str, data: dict[str, Any], rid: str | None) -> str:
+    """Write one record as `put` does: checked against the collection's Eden binding."""
+    from sneakersync.store.binding import checked
+
+    return str(st.put(coll, next(checked(st, coll, [(rid, data)]))[1], rid))
 
 
 def collection(s: Session, request: Request) -> Any:
@@ -93,7 +100,7 @@ def collection(s: Session, request: Request) -> Any:
         pg = 0
     with s.store() as st:
         rows, total = browse.search(st, coll, q, limit=PAGE_SIZE, offset=pg * PAGE_SIZE)
-        fields = _form_fields(st, coll)[:5]
+        fields = browse.fields(st, coll)[:5]
         policy = st.policy(coll)
     return "collection.html", {"title": coll, "coll": coll, "q": q, "rows": rows, "total": total,
                                "page": pg, "pages": (total + PAGE_SIZE - 1) // PAGE_SIZE,
@@ -148,7 +155,7 @@ def record_create(s: Session, form: dict[str, str], request: Request) -> str:
             else:
                 raise UsageError(f"a record {rid!r} already exists in {coll}",
                                  hints=("open it to edit it, or choose another id",))
-        new_id = st.put(coll, data, rid)
+        new_id = _put(st, coll, data, rid)
     s.flash("ok", f"Saved a new record in {coll}.")
     return _rec_url(coll, new_id)
 
@@ -162,8 +169,8 @@ def record(s: Session, request: Request) -> Any:
         hist = browse.history(st, coll, rid)
         names = device_names(s, st)
     known = {f["name"] for f in fields}
-    fields += [{"name": k, "type": browse.kind_of(v)} for k, v in (rec.data or {}).items()
-               if k not in known]
+    fields += [{"name": k, "type": browse.kind_of(v), "required": False, "options": [],
+                "eden": None} for k, v in (rec.data or {}).items() if k not in known]
     return "record.html", {"title": f"{coll} / {rid}", "coll": coll, "rid": rid, "rec": rec,
                            "fields": fields, "data": rec.data or {}, "history": hist, "names": names,
                            "kinds": KINDS}
@@ -175,7 +182,7 @@ def record_save(s: Session, form: dict[str, str], request: Request) -> str:
     data = _data_from_form(form)
     with s.store() as st:
         st.get(coll, rid)  # exists
-        st.put(coll, data, rid)
+        _put(st, coll, data, rid)
     s.flash("ok", "Saved. The change goes to your colleagues with the next sync.")
     return _rec_url(coll, rid)
 
