@@ -152,7 +152,7 @@ def test_csp_and_headers_on_every_response_and_no_inline_script(tmp_path: Path) 
     with s.store() as st:
         st.put("c", {"a": 1}, "r1")
     pages = ["/records", "/records/c", "/records/c/new", "/records/c/record?id=r1",
-             "/records/c/delete?id=r1", "/people", "/people/scan"]
+             "/records/c/delete?id=r1", "/people", "/people/scan", "/conflicts"]
     for path in pages + ["/nowhere"]:
         r = c.get(path)
         assert r.headers["content-security-policy"] == CSP

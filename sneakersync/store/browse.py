@@ -161,3 +161,44 @@ def form_fields(store: Store, collection: str) -> list[dict[str, Any]]:
             out.append({"name": name, "type": kept.get(name, {}).get("type", "string"),
                         "required": False, "options": [], "eden": None})
     return out
+
+
+def conflict_fields(versions: list[dict[str, Any]]) -> list[str]:
+    """Every field any version of a conflict holds, in first-seen order."""
+    out: dict[str, None] = {}
+    for v in versions:
+        for k in (v.get("data") or {}):
+            out.setdefault(k, None)
+    return list(out)
+
+
+def merged(versions: list[dict[str, Any]], choices: dict[str, str],
+           edits: dict[str, str]) -> dict[str, Any]:
+    """One record made from a conflict's versions, field by field.
+
+    ``choices[field]`` is a version number (1-based, as listed) or ``"edit"``, then
+    ``edits[field]`` is the text typed (read as the type the versions hold).  A field
+    chosen from a version that lacks it, or edited to empty, is left out.
+    """
+    out: dict[str, Any] = {}
+    for name in conflict_fields(versions):
+        choice = choices.get(name, "1")
+        if choice == "edit":
+            held = [v["data"][name] for v in versions if v.get("data") and name in v["data"]]
+            kind = kind_of(held[0]) if held else "string"
+            value = coerce(edits.get(name, ""), kind)
+            if value is not None:
+                out[name] = value
+            continue
+        try:
+            n = int(choice)
+        except ValueError:
+            raise UsageError(f"{name}: choose a version or 'edit'") from None
+        if not 1 <= n <= len(versions):
+            raise UsageError(f"{name}: there is no version {n}")
+        data = versions[n - 1].get("data") or {}
+        if name in data:
+            out[name] = data[name]
+    if not out:
+        raise UsageError("the merged record is empty; pick a version instead")
+    return out

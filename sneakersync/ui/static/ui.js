@@ -115,3 +115,10 @@
     });
   });
 })();
+// typing in a conflict's edit box chooses "edit" for that field
+document.querySelectorAll("input[type=text][id^='e-']").forEach((box) => {
+  box.addEventListener("input", () => {
+    const radio = box.parentElement.querySelector("input[type=radio][value=edit]");
+    if (radio) radio.checked = true;
+  });
+});
