@@ -24,6 +24,7 @@
       video.srcObject = stream;
       await video.play().catch(() => {});
       box.dataset.state = "running";
+      startBtn.hidden = true;
       say("Looking for a code…");
       timer = setInterval(grab, 120);
     }
