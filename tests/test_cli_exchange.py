@@ -143,6 +143,9 @@ def test_kill_9_during_import_then_rerun_gives_clean_result(tmp_path: Path) -> N
         sa.write_many("c", [(f"r{batch}-{i}", {"i": i, "t": "x" * 100}) for i in range(2000)])
         export_to_drive(a, sa, usb, [homes[0].name])
     sa.close()
+    import shutil
+    master = tmp_path / "usb-master"  # import cleans what every recipient holds: each run
+    shutil.copytree(usb, master)      # starts from the same stick
     # reference: a clean import into B1 (same packets: export also lists B1? no: build for B1)
     t0 = time.perf_counter()
     clean = subprocess.run([sys.executable, "-c", KILL_CHILD, str(homes[0].path), str(usb)],
@@ -164,6 +167,8 @@ def test_kill_9_during_import_then_rerun_gives_clean_result(tmp_path: Path) -> N
         vs = home_mod.load(victim).open_store()
         peers.add(vs, a.card.encode())
         vs.close()
+        shutil.rmtree(usb)
+        shutil.copytree(master, usb)
         p = subprocess.Popen([sys.executable, "-c", KILL_CHILD, str(victim), str(usb)], cwd=REPO,
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(rnd.random() * clean_s)  # anywhere within a clean run

@@ -9,7 +9,10 @@ Layout (``formats/drive-layout-v1.md``)::
 Names carry no device names, record content or dates; file times are set to a
 fixed instant so they do not tell when a device wrote.  Writes go to ``tmp/``,
 are fsynced, renamed into place, then read back and checked against the name.
-Readers take only files whose content hashes to their name.
+Readers take only files whose content hashes to their name.  Export and import end
+by cleaning the stick (:func:`sneakersync.sync.compact.clean_stick` through
+:meth:`Drive.remove`): a packet every recipient confirmed holding is removed by the
+next device that knows it (spec section 4).
 
 Every file operation goes through a small :class:`OsFiles` object (``Drive(path,
 fs=...)``) so tests can put a fault-injecting or power-loss shim underneath; the

@@ -32,6 +32,10 @@ merely less compact store; re-running completes the work):
    ``auto_vacuum=INCREMENTAL``), or a full ``VACUUM`` once a quarter of the file
    is free pages (older stores).
 
+The stick is cleaned separately, by :func:`clean_stick` (export and import call
+it): a packet file every recipient has confirmed is removed; see
+``formats/drive-layout-v1.md`` "Cleaning".
+
 Result keys: ``values_erased``, ``rows_folded``, ``segments_dropped``,
 ``pages_freed``, ``blocked_by`` (peers not caught up, by name).
 """
@@ -45,7 +49,12 @@ from typing import Any, Callable
 from sneakersync.store import peers as peers_mod
 from sneakersync.store.records import Store
 from sneakersync.sync import selection
-from sneakersync.sync.engine import Ranges, subtract, union
+from sneakersync.sync.engine import Ranges, ensure_carried_table, subtract, union
+from sneakersync.sync.medium import DeadDrop
+
+DAY_MS = 86_400_000
+EMPTY_KEEP_DAYS = 30  # a packet that carried a recipient no change: kept this long for it
+CARRIED_KEEP_DAYS = 180  # what a packet carried is forgotten after this (its file is gone)
 
 HASHES_PER_ROW = 4096
 _CONFIRMED = ("acked", "receipt")  # knowledge a peer itself gave us
@@ -202,3 +211,64 @@ def compact(store: Store) -> dict[str, Any]:
     out["pages_freed"] = reuse_space(store)
     out["blocked_by"] = settled.blocked_by
     return out
+
+
+class _Acks:
+    """What each live peer confirmed it holds, read once per cleaning."""
+
+    def __init__(self, store: Store) -> None:
+        ensure_carried_table(store)
+        self.store = store
+        self.live = {p.device_id for p in peers_mod.all_peers(store, include_revoked=False)}
+        self._known: dict[str, dict[str, Ranges]] = {}
+
+    def known(self, peer_id: str) -> dict[str, Ranges]:
+        got = self._known.get(peer_id)
+        if got is None:
+            got = self._known[peer_id] = confirmed_knowledge(self.store, peer_id)
+        return got
+
+
+def acknowledged(store: Store, pid: str, now: int, acks: _Acks | None = None) -> bool:
+    """Whether every recipient of a packet this device wrote or imported has confirmed
+    holding what it carried for them (this device, as a recipient, holds it)."""
+    acks = acks or _Acks(store)
+    row = store.conn.execute("SELECT at, ranges FROM carried WHERE packet_id=?",
+                             (pid,)).fetchone()
+    if row is None:
+        return False  # a packet this device never opened: not its call
+    at, per = int(row[0]), json.loads(row[1])
+    for recipient, ranges in per.items():
+        if recipient == store.device_id or recipient not in acks.live:
+            continue  # us (imported it), or a revoked / forgotten peer: nobody waits for it
+        if not ranges:
+            if now - at < EMPTY_KEEP_DAYS * DAY_MS:
+                return False
+            continue
+        known = acks.known(recipient)
+        for origin, rs in ranges.items():
+            if subtract(rs, known.get(origin, [])):
+                return False
+    return True
+
+
+def clean_stick(store: Store, drop: DeadDrop, *, now: int | None = None) -> int:
+    """Remove from the stick every packet all its recipients have confirmed.
+
+    Crash-safe in any order: the file goes first (a packet re-read later is a
+    duplicate anyway), then this device's note of it.  Returns files removed.
+    """
+    from sneakersync.store.records import now_ms
+
+    now = now if now is not None else now_ms()
+    acks = _Acks(store)
+    removed: list[str] = []
+    for path in drop.packets():
+        pid = path.name.split(".")[0]
+        if acknowledged(store, pid, now, acks):
+            drop.remove(path)
+            removed.append(pid)
+    with store.transaction():
+        store.conn.executemany("DELETE FROM carried WHERE packet_id=?", [(p,) for p in removed])
+        store.conn.execute("DELETE FROM carried WHERE at < ?", (now - CARRIED_KEEP_DAYS * DAY_MS,))
+    return len(removed)

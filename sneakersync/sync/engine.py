@@ -111,6 +111,8 @@ class Outgoing:
                 record_knowledge(store, peer_id, "sent", ranges)
             if self.revocations:
                 revocation_store.mark_sent(store, self.sent, self.revocations)
+            note_carried(store, self.packet_id, {p.device_id: self.sent.get(p.device_id, {})
+                                                 for p in self.recipients})
 
 
 def _needed_for(store: Store, peer: Peer, held: dict[str, Ranges], full: bool
@@ -292,6 +294,7 @@ class ImportReport:
     revocations: int = 0
     conflicts: int = 0
     open_conflicts: int = 0
+    stick_cleaned: int = 0  # packet files removed: every recipient confirmed them
     rejected: list[dict[str, str]] = field(default_factory=list)
     held: list[dict[str, str]] = field(default_factory=list)
     arrived: list[dict[str, Any]] = field(default_factory=list)  # per packet applied: sender, changes
@@ -301,8 +304,8 @@ class ImportReport:
                 "duplicates": self.duplicates, "not_for_me": self.not_for_me,
                 "quarantined": self.quarantined, "changes_applied": self.changes_applied,
                 "conflicts": self.conflicts, "open_conflicts": self.open_conflicts,
-                "revocations": self.revocations, "rejected": self.rejected,
-                "quarantine": self.held, "arrived": self.arrived}
+                "revocations": self.revocations, "stick_cleaned": self.stick_cleaned,
+                "rejected": self.rejected, "quarantine": self.held, "arrived": self.arrived}
 
 
 class Quarantine(Exception):
@@ -525,6 +528,8 @@ def _apply(home: Home, store: Store, data: bytes, pid: str, report: ImportReport
             store.conn.execute("INSERT OR IGNORE INTO cards(device_id, card) VALUES(?,?)",
                                (b.sender, inc.sender_card_text))
         _note_co_recipients(store, b, verified)
+        carried = _carried_ranges(verified)
+        note_carried(store, pid, {r: carried for r in b.to if r != b.sender})
         adopt_policies(store, b)
         mark(store, pid, "imported", b.sender, stats.applied)
     report.imported += 1
@@ -616,6 +621,30 @@ def _note_co_recipients(store: Store, b: body_mod.Body,
     for other in b.to:
         if other != store.device_id and other != b.sender and peers_mod.by_id(store, other):
             record_knowledge(store, other, "sent", ranges)
+
+
+def _carried_ranges(verified: Sequence[body_mod.Verified]) -> dict[str, Ranges]:
+    ranges: dict[str, Ranges] = {}
+    for v in verified:
+        if v.versions:
+            ranges[v.segment.origin] = union(ranges.get(v.segment.origin, []),
+                                             body_mod.ranges_from([x.counter for x in v.versions]))
+    return ranges
+
+
+def ensure_carried_table(store: Store) -> None:
+    store.conn.execute(
+        "CREATE TABLE IF NOT EXISTS carried (packet_id TEXT PRIMARY KEY, at INTEGER NOT NULL, "
+        "ranges TEXT NOT NULL)")
+
+
+def note_carried(store: Store, pid: str, per_recipient: dict[str, dict[str, Ranges]]) -> None:
+    """Remember what a packet on a stick carried for each of its recipients (inside the
+    caller's transaction), so the stick can be cleaned once every one of them confirmed
+    it holds that (:func:`sneakersync.sync.compact.clean_stick`)."""
+    ensure_carried_table(store)
+    store.conn.execute("INSERT OR REPLACE INTO carried(packet_id, at, ranges) VALUES(?,?,?)",
+                       (pid, now_ms(), canonical.dumps(per_recipient)))
 
 
 def _revoked_limit(store: Store, origin: str) -> int | None:

@@ -48,6 +48,7 @@ def export_to(home: Home, store: Store, drive: DeadDrop, recipients: list[peers_
     res: dict[str, Any] = {"packets": 0, "changes": 0, "bytes": 0,
                            "recipients": [p.name for p in recipients], "files": []}
     if not outs:
+        res["stick_cleaned"] = _clean(store, drive)
         return res
     written = []
     for out in outs:
@@ -60,7 +61,14 @@ def export_to(home: Home, store: Store, drive: DeadDrop, recipients: list[peers_
                bytes=sum(w["bytes"] for w in written), files=[w["file"] for w in written],
                packet_id=written[0]["packet_id"], fingerprint=written[0]["fingerprint"],
                written=written)
+    res["stick_cleaned"] = _clean(store, drive)
     return res
+
+
+def _clean(store: Store, drive: DeadDrop) -> int:
+    from sneakersync.sync.compact import clean_stick
+
+    return clean_stick(store, drive)
 
 
 def import_from(home: Home, store: Store, drive: DeadDrop, **kw: Any) -> ImportReport:
@@ -87,6 +95,7 @@ def import_from(home: Home, store: Store, drive: DeadDrop, **kw: Any) -> ImportR
         import_packet(home, store, data, report, name=path.name, **kw)
     report.receipt_detail = import_receipts(home, store, drive)  # receipts from the server
     report.receipts = report.receipt_detail["receipts"]
+    report.stick_cleaned = _clean(store, drive)  # packets every recipient confirmed
     return report
 
 
