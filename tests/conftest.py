@@ -92,3 +92,51 @@ def recv(dst: Device, data: bytes):  # type: ignore[no-untyped-def]
     rep = ImportReport()
     import_packet(dst.home, dst.store, data, rep)
     return rep
+
+
+# --- server backends: the server tests run once on SQLite and once on PostgreSQL ---------
+
+_PG: dict[str, object] = {}
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    """A PostgreSQL URL: CI's cluster (SNEAKERSYNC_TEST_PG_URL), else one started here from
+    the installed binaries; the test is skipped, saying why, only if none can start."""
+    import pg_cluster
+
+    env = os.environ.get(pg_cluster.ENV_URL)
+    if env:
+        yield env
+        return
+    try:
+        url = pg_cluster.start()
+    except pg_cluster.ClusterError as exc:
+        pytest.skip(f"PostgreSQL cannot start here: {exc}")
+    base = url.split("host=", 1)[1]
+    try:
+        yield url
+    finally:
+        pg_cluster.stop(Path(base))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def server_backend(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Parametrises a server test over both backends: server_support.Server picks it up."""
+    import server_support
+
+    if request.param == "sqlite":
+        server_support.DB_URL = None
+        yield "sqlite"
+        return
+    import pg_cluster
+
+    base = request.getfixturevalue("pg_url")
+    name, url = pg_cluster.new_schema(base)
+    server_support.DB_URL, server_support.PG_BASE = url, base
+    try:
+        yield url
+    finally:
+        server_support.DB_URL = None
+        server_support.close_all()
+        pg_cluster.drop_schema(base, name)

@@ -11,16 +11,47 @@ from sneakersync.media.drive import export_to_drive, import_from_drive
 from sneakersync.wire.identity import KIND_SERVER
 from sneakersync.server.ingest import ingest_drive
 from sneakersync.server.setup import use_server
-from sneakersync.server.store import SqliteServerStore
+from sneakersync.server.backends import open_server_db, set_db_url
 
 from conftest import Device, det_rng
 
+# set by the server_backend fixture (conftest): None for SQLite, else a PostgreSQL URL whose
+# search path is a schema of this test's own
+DB_URL: str | None = None
+PG_BASE: str | None = None  # the cluster URL itself (for a second store in one test)
+_OPEN: list["Server"] = []
+_USED: set[str] = set()  # database URLs given to a server in this test
+
+
+def close_all() -> None:
+    _USED.clear()
+    while _OPEN:
+        _OPEN.pop().close()
+
 
 class Server:
+    """A server home; its store is SQLite, or PostgreSQL when the test runs on that backend.
+
+    ``sstore`` is one long session (one connection) for the test to inspect and drive.
+    """
+
     def __init__(self, path: Path, seed: int = 99) -> None:
         self.home = home_mod.create(path, "Office server", kind=KIND_SERVER, rng=det_rng(seed))
-        self.core = self.home.open_store()
-        self.sstore = SqliteServerStore(self.core)
+        if DB_URL is not None:
+            url = DB_URL
+            if DB_URL in _USED and PG_BASE is not None:
+                from pg_cluster import new_schema  # a second server: a database of its own
+
+                _, url = new_schema(PG_BASE)
+            set_db_url(self.home.path, url)
+            _USED.add(url)
+        self.url = DB_URL if DB_URL is None else url
+        self.db = open_server_db(self.home, pool_size=2)
+        self._session = self.db.session()
+        self.sstore = self._session.__enter__()
+        self.core = self.sstore.core
+        self.backend = self.db.backend
+        _OPEN.append(self)
 
     @property
     def id(self) -> str:
@@ -35,7 +66,12 @@ class Server:
         return ingest_drive(self.home, self.sstore, drive).as_json()
 
     def close(self) -> None:
-        self.core.close()
+        if self._session is not None:
+            self._session.__exit__(None, None, None)
+            self._session = None
+            self.db.close()
+        if self in _OPEN:
+            _OPEN.remove(self)
 
 
 def setup(tmp_path: Path, make_device: Any, n: int = 2) -> tuple[Server, list[Device], Path]:

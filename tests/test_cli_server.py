@@ -25,12 +25,14 @@ def run(capsys, home: Path, *args: str, code: int = 0) -> str:
     return out.out if code == 0 else out.err
 
 
-def test_server_flow_through_cli(tmp_path: Path, capsys) -> None:
+def test_server_flow_through_cli(tmp_path: Path, capsys, server_backend: str) -> None:
     srv, dev = tmp_path / "srv", tmp_path / "dev"
     stick = tmp_path / "usb"
     stick.mkdir()
-    info = json.loads(run(capsys, srv, "server", "init", "--name", "Office", "--json"))
+    db = [] if server_backend == "sqlite" else ["--db", server_backend]
+    info = json.loads(run(capsys, srv, "server", "init", "--name", "Office", *db, "--json"))
     assert info["kind"] == "server"
+    assert info["store"]["backend"] == ("sqlite" if not db else "postgresql")
     who = json.loads(run(capsys, srv, "whoami", "--json"))
     assert who["kind"] == "server" and who["card"] == info["card"]
     run(capsys, dev, "init", "--name", "Amina")
@@ -82,6 +84,10 @@ def test_server_flow_through_cli(tmp_path: Path, capsys) -> None:
     assert 'name="pr_household"' in xml and 'uuid="urn:uuid:' in xml
     status = json.loads(run(capsys, srv, "server", "status", "--json"))
     assert status["totals"]["devices"] == 1 and status["devices"][0]["name"] == "Amina"
+    assert status["store"]["backend"] == info["store"]["backend"]
+    assert status["rate"]["packets_last_minute"] == 2
+    text = run(capsys, srv, "server", "status")
+    assert f"store: {info['store']['backend']}" in text and "packets/s" in text
     assert "days:N" in run(capsys, dev, "collection", "retention", "households", "soon",
                            code=2)
 

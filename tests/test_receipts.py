@@ -16,6 +16,9 @@ from server_support import export, import_, receipt_files, setup
 VECTORS = sorted((REPO / "formats" / "vectors" / "receipt").glob("*.json"))
 
 
+pytestmark = pytest.mark.usefixtures("server_backend")  # each test on SQLite and PostgreSQL
+
+
 def evaluate(v: dict) -> str:
     data = bytes.fromhex(v["receipt"])
     held = {o: {int(n): bytes.fromhex(h) for n, h in hs.items()} for o, hs in v["held"].items()}

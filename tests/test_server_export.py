@@ -19,6 +19,9 @@ from server_support import export, import_, setup
 UUID1 = "6a1e1c52-1111-4222-8333-444455556666"
 
 
+pytestmark = pytest.mark.usefixtures("server_backend")  # each test on SQLite and PostgreSQL
+
+
 @pytest.fixture
 def stocked(tmp_path: Path, make_device):
     srv, (a, b), stick = setup(tmp_path, make_device)

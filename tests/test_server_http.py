@@ -25,6 +25,9 @@ from sneakersync.sync.engine import build_export  # noqa: E402
 from server_support import setup  # noqa: E402
 
 
+pytestmark = pytest.mark.usefixtures("server_backend")  # each test on SQLite and PostgreSQL
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -12,16 +12,22 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from sneakersync.wire import body as body_mod
 from sneakersync.wire import canonical
 from sneakersync.wire import merkle
 from sneakersync.wire import packet
 from sneakersync.store import peers
 from sneakersync.wire import receipt as codec
+from sneakersync.server.backends import open_server_db
 from sneakersync.server.ingest import ingest_packet
 
 from conftest import REPO
 from server_support import Server, export, import_, receipt_files, setup
+
+
+pytestmark = pytest.mark.usefixtures("server_backend")  # each test on SQLite and PostgreSQL
 
 
 def test_duplicate_sticks_ingest_once(tmp_path: Path, make_device) -> None:
@@ -97,34 +103,41 @@ import sys
 from pathlib import Path
 from sneakersync.store import home as H
 from sneakersync.server.ingest import ingest_drive
-from sneakersync.server.store import SqliteServerStore
+from sneakersync.server.backends import open_server_db
 h = H.load(Path(sys.argv[1]))
+db = open_server_db(h)
 print("READY", flush=True)
-ingest_drive(h, SqliteServerStore(h.open_store()), Path(sys.argv[2]))
+with db.session() as ss:
+    ingest_drive(h, ss, Path(sys.argv[2]))
 print("DONE")
 """
 
 
 def _verify_receipts_are_backed(srv: Server, stick: Path, devs) -> None:
     """Every receipt on the stick covers only changes the server store holds."""
-    core = srv.home.open_store()
+    db = open_server_db(srv.home, pool_size=1)
     try:
-        for name, data in receipt_files(stick).items():
-            for d in devs:
-                try:
-                    raw = codec.unwrap(data, d.home.keys.enc_secret)
-                except Exception:
-                    continue
-                rc = codec.verify(raw, server_key=srv.home.keys.sign_public, server_id=srv.id,
-                                  device_id=d.id)
-                for origin, c in rc.body.covered.items():
-                    for lo, hi in c.ranges:
-                        n = core.conn.execute(
-                            "SELECT COUNT(*) FROM changes WHERE origin=? AND counter BETWEEN ? "
-                            "AND ?", (origin, lo, hi)).fetchone()[0]
-                        assert n == hi - lo + 1, f"receipt {name} covers unstored changes"
+        with db.session() as ss:
+            _check_backed(ss.core, srv, stick, devs)
     finally:
-        core.close()
+        db.close()
+
+
+def _check_backed(core, srv: Server, stick: Path, devs) -> None:  # type: ignore[no-untyped-def]
+    for name, data in receipt_files(stick).items():
+        for d in devs:
+            try:
+                raw = codec.unwrap(data, d.home.keys.enc_secret)
+            except Exception:
+                continue
+            rc = codec.verify(raw, server_key=srv.home.keys.sign_public, server_id=srv.id,
+                              device_id=d.id)
+            for origin, c in rc.body.covered.items():
+                for lo, hi in c.ranges:
+                    n = core.conn.execute(
+                        "SELECT COUNT(*) FROM changes WHERE origin=? AND counter BETWEEN ? "
+                        "AND ?", (origin, lo, hi)).fetchone()[0]
+                    assert n == hi - lo + 1, f"receipt {name} covers unstored changes"
 
 
 def test_kill_9_during_ingest_never_issues_unbacked_receipts(tmp_path: Path,
@@ -136,6 +149,23 @@ def test_kill_9_during_ingest_never_issues_unbacked_receipts(tmp_path: Path,
     srv.close()
     clean = tmp_path / "clean"
     shutil.copytree(srv.home.path, clean)
+    if srv.backend == "postgresql":  # the clean run gets a database (schema) of its own
+        import server_support
+        from pg_cluster import new_schema
+        from sneakersync.server.backends import set_db_url
+
+        assert server_support.PG_BASE is not None
+        _, url = new_schema(server_support.PG_BASE)
+        set_db_url(clean, url)
+        from sneakersync.server.enroll import enroll
+        from sneakersync.store import home as home_mod
+
+        clean_home = home_mod.load(clean)
+        clean_db = open_server_db(clean_home, pool_size=1)
+        with clean_db.session() as ss:  # enrollment lives in the database too
+            for d in devs:
+                enroll(clean_home, ss, d.home.card.encode())
+        clean_db.close()
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     rng = random.Random(1234)
     for trial in range(4):
@@ -159,12 +189,14 @@ def test_kill_9_during_ingest_never_issues_unbacked_receipts(tmp_path: Path,
 
     def state(home: Path) -> str:
         from sneakersync.store import home as H
-        st = H.load(home).open_store()
+        db = open_server_db(H.load(home), pool_size=1)
         try:
-            snap = st.snapshot()
-            snap["changes"] = st.conn.execute("SELECT COUNT(*) FROM changes").fetchone()[0]
-            return json.dumps(snap, sort_keys=True)
+            with db.session() as ss:
+                snap = ss.core.snapshot()
+                snap["changes"] = ss.core.conn.execute(
+                    "SELECT COUNT(*) FROM changes").fetchone()[0]
+                return json.dumps(snap, sort_keys=True)
         finally:
-            st.close()
+            db.close()
     assert state(srv.home.path) == state(clean)
     assert receipt_files(stick) == receipt_files(clean_stick)

@@ -27,6 +27,9 @@ from trust_support import forged_packet, plant
 BIG = (1 << 53) - 1
 
 
+pytestmark = pytest.mark.usefixtures("server_backend")  # each test on SQLite and PostgreSQL
+
+
 def _record(srv: Server, coll: str, rid: str) -> dict | None:
     got = [r for r in srv.sstore.records(coll) if r["id"] == rid]
     return got[0]["data"] if got else None

@@ -34,6 +34,9 @@ from server_support import setup  # noqa: E402
 from trust_support import forged_packet  # noqa: E402
 
 
+pytestmark = pytest.mark.usefixtures("server_backend")  # each test on SQLite and PostgreSQL
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -8,8 +8,9 @@ Heavy modules (starlette, uvicorn, httpx) load only inside the commands.
 from __future__ import annotations
 
 import sys
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import click
 
@@ -28,11 +29,18 @@ def _server_home(c: Ctx) -> Any:
     return h
 
 
-def _server_store(c: Ctx) -> Any:
-    from sneakersync.server.store import SqliteServerStore
+@contextmanager
+def _server_session(c: Ctx) -> Iterator[Any]:
+    """The server's store (SQLite in its home, or the PostgreSQL database of `init --db`)."""
+    from sneakersync.server.backends import open_server_db
 
-    _server_home(c)
-    return SqliteServerStore(c.store)
+    db = open_server_db(_server_home(c), pool_size=1)
+    try:
+        with db.session() as ss:
+            ss.db = db
+            yield ss
+    finally:
+        db.close()
 
 
 @cli.group()
@@ -43,24 +51,50 @@ def server() -> None:
 @server.command("init")
 @click.option("--name", required=True, help="A name devices will see, e.g. 'Office server'.")
 @click.option("--no-passphrase", is_flag=True, help="Keys and store NOT sealed (tests only).")
+@click.option("--db", "db", metavar="URL",
+              help="Keep the store in PostgreSQL (postgresql://USER@HOST/DB); default: "
+                   "SQLite in --home.")
 @json_option
 @pass_ctx
-def server_init(c: Ctx, name: str, no_passphrase: bool, as_json: bool) -> None:
+def server_init(c: Ctx, name: str, db: str | None, no_passphrase: bool, as_json: bool) -> None:
     """Create the server's keys and store in --home (refuses to overwrite).
 
     Give its card (`whoami`) to every device: `sneakersync server use CARD`.
+    With --db the records live in that PostgreSQL database (one per server), so
+    several workers can serve it (`server serve --workers 4`); keys stay in --home.
 
     Example: sneakersync --home /srv/sneakersync server init --name "Office server"
+
+    Example: sneakersync --home /srv/s server init --name Hub --db postgresql://snk@/snk
     """
     from sneakersync.store import home as home_mod
+    from sneakersync.server.backends import is_pg_url, open_server_db, set_db_url
+    from sneakersync.server.store import redact
     from sneakersync.wire.identity import KIND_SERVER
 
+    if db is not None and not is_pg_url(db):
+        raise UsageError(f"unsupported database URL {redact(db)!r}",
+                         hints=("give postgresql://USER@HOST/DB, or leave --db out for SQLite",))
+    existed = c.home_path.exists()
     h = home_mod.create(c.home_path, name, kind=KIND_SERVER,
                         passphrase=c.askpass.for_init(no_passphrase))
+    try:
+        if db is not None:
+            set_db_url(h.path, db)
+        store = open_server_db(h, pool_size=1)  # makes (or checks) the schema now
+    except BaseException:
+        import shutil
+
+        if not existed:
+            shutil.rmtree(h.path)  # no half-made server
+        raise
+    info = store.describe()
+    store.close()
     if as_json:
-        emit_json(h.describe())
+        emit_json({**h.describe(), "store": info})
     else:
         c.say(f"created server {h.name!r} ({h.device_id}) in {h.path}")
+        c.say(f"store: {info['backend']} {info['location']}")
         c.say(f"server card: {h.card.encode()}")
         c.say(f"enroll each device that delivers here: {PROG} server enroll CARD --name NAME")
 
@@ -108,11 +142,12 @@ def server_enroll(c: Ctx, card: str, name: str | None, quarantine: bool, as_json
     from sneakersync.server.ingest import release
 
     h = _server_home(c)
-    ss = _server_store(c)
-    p = enroll_mod.enroll(h, ss, read_card_arg(card), name, quarantine=quarantine)
-    signer = enroll_mod.signer_text(p.sign_pub)
-    enroll_mod.forget_refusals(ss, signer)
-    rep = release(h, ss, signer).as_json() if p.trust == "trusted" and not p.revoked else None
+    with _server_session(c) as ss:
+        p = enroll_mod.enroll(h, ss, read_card_arg(card), name, quarantine=quarantine)
+        signer = enroll_mod.signer_text(p.sign_pub)
+        enroll_mod.forget_refusals(ss, signer)
+        rep = release(h, ss, signer).as_json() if p.trust == "trusted" and not p.revoked \
+            else None
     out = {**p.as_json(), "held_stored": rep["stored"] if rep else 0,
            "changes_stored": rep["changes_stored"] if rep else 0}
     if as_json:
@@ -136,7 +171,8 @@ def server_devices(c: Ctx, as_json: bool) -> None:
     from sneakersync.server.enroll import devices
 
     _server_home(c)
-    items = devices(_server_store(c))
+    with _server_session(c) as ss:
+        items = devices(ss)
     if as_json:
         emit_json(items)
         return
@@ -166,10 +202,11 @@ def server_verify(c: Ctx, name: str, confirm: bool, as_json: bool) -> None:
     from sneakersync.wire.identity import decode_card
 
     h = _server_home(c)
-    p = peers.get(c.store, name)
-    number = safety.safety_number(h.card, decode_card(p.card))
-    if confirm:
-        peers.set_verified(c.store, p.device_id, True)
+    with _server_session(c) as ss:
+        p = peers.get(ss.core, name)
+        number = safety.safety_number(h.card, decode_card(p.card))
+        if confirm:
+            peers.set_verified(ss.core, p.device_id, True)
     if as_json:
         emit_json({"name": p.name, "device_id": p.device_id, "safety_number": number,
                    "verified": confirm or p.verified})
@@ -198,7 +235,8 @@ def server_held(c: Ctx, as_json: bool) -> None:
     from sneakersync.server.enroll import held
 
     _server_home(c)
-    items = held(_server_store(c))
+    with _server_session(c) as ss:
+        items = held(ss)
     if as_json:
         emit_json(items)
         return
@@ -227,7 +265,8 @@ def server_accept(c: Ctx, signer: str, as_json: bool) -> None:
     from sneakersync.server.ingest import release
 
     h = _server_home(c)
-    rep = release(h, _server_store(c), signer, once=True).as_json()
+    with _server_session(c) as ss:
+        rep = release(h, ss, signer, once=True).as_json()
     if as_json:
         emit_json(rep)
     else:
@@ -250,7 +289,8 @@ def server_reject(c: Ctx, signer: str, as_json: bool) -> None:
     from sneakersync.server.enroll import reject
 
     h = _server_home(c)
-    res = reject(h, _server_store(c), signer)
+    with _server_session(c) as ss:
+        res = reject(h, ss, signer)
     if as_json:
         emit_json(res)
     else:
@@ -272,7 +312,8 @@ def server_ingest(c: Ctx, drive: Path, as_json: bool) -> None:
     from sneakersync.server.ingest import ingest_drive
 
     h = _server_home(c)
-    rep = ingest_drive(h, _server_store(c), drive).as_json()
+    with _server_session(c) as ss:
+        rep = ingest_drive(h, ss, drive).as_json()
     if as_json:
         emit_json(rep)
     else:
@@ -298,17 +339,25 @@ def server_ingest(c: Ctx, drive: Path, as_json: bool) -> None:
 @click.option("--port", default=8765, show_default=True, type=int)
 @click.option("--max-upload", default=64, show_default=True, type=int,
               help="Largest packet accepted, in MiB.")
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
+              help="Worker processes (more than 1 needs the PostgreSQL backend).")
+@click.option("--pool", default=8, show_default=True, type=click.IntRange(1, 64),
+              help="Database connections per worker (PostgreSQL).")
 @pass_ctx
-def server_serve(c: Ctx, host: str, port: int, max_upload: int) -> None:
+def server_serve(c: Ctx, host: str, port: int, max_upload: int, workers: int,
+                 pool: int) -> None:
     """Accept packet uploads over HTTP (`push`) and show the dashboard at /.
 
     Example: sneakersync --home /srv/sneakersync server serve --port 8765
+
+    Example: sneakersync --home /srv/hub server serve --workers 4 (PostgreSQL)
     """
     from sneakersync.server.app import serve
 
     h = _server_home(c)
-    c.say(f"serving {h.name!r} on http://{host}:{port}/ (Ctrl-C stops)")
-    serve(h, host=host, port=port, max_upload=max_upload << 20)
+    c.say(f"serving {h.name!r} on http://{host}:{port}/ with {workers} worker"
+          f"{'s' if workers > 1 else ''} (Ctrl-C stops)")
+    serve(h, host=host, port=port, max_upload=max_upload << 20, workers=workers, pool=pool)
 
 
 @server.command("export")
@@ -340,8 +389,9 @@ def server_export(c: Ctx, fmt: str, collection: str | None, out: Path | None,
 
     _server_home(c)
     opts = ExportOptions.from_cli(fmt, collection, resources, refs, include_conflicts)
-    res = export_to(_server_store(c), opts, out=out, filesync=filesync,
-                    stream=None if (out or filesync) else sys.stdout)
+    with _server_session(c) as ss:
+        res = export_to(ss, opts, out=out, filesync=filesync,
+                        stream=None if (out or filesync) else sys.stdout)
     if as_json and (out or filesync):
         emit_json(res)
     elif out or filesync:
@@ -358,13 +408,17 @@ def server_status(c: Ctx, as_json: bool) -> None:
     """
     from sneakersync.server.app import status_data
 
-    data = status_data(_server_home(c), _server_store(c))
+    with _server_session(c) as ss:
+        data = status_data(_server_home(c), ss, ss.db)
     if as_json:
         emit_json(data)
         return
-    t = data["totals"]
+    t, st, r = data["totals"], data["store"], data["rate"]
+    c.say(f"store: {st['backend']} {st['location']}")
     c.say(f"{t['devices']} devices, {t['packets']} packets, {t['changes']} changes, "
           f"{t['records']} records, {t['open_conflicts']} open conflicts")
+    c.say(f"rate: {r['packets_per_second_1m']} packets/s over the last minute, "
+          f"{r['packets_per_second_5m']} over five")
     for d in data["devices"]:
         click.echo(f"{d['name']:<24} {d['device_id']}  packets={d['packets']:<5} "
                    f"changes={d['changes']:<7} last={d['last_delivery_iso']}")

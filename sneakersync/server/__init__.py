@@ -3,9 +3,10 @@
 May import every layer below it (``wire``, ``store``, ``sync``, ``media``); never ``cli`` or
 ``demo``.  Submodules are imported on demand; only ``app`` needs the ``[server]`` extra:
 
-- ``store``: the :class:`ServerStore` interface and its SQLite implementation;
+- ``store``: the :class:`ServerStore` interface, its SQLite implementation, the schema;
 - ``ingest``: verify, deduplicate and store packets; issue receipts;
 - ``export``: JSON lines, CSV, S3JSON, S3XML and Eden FileSync drop folders;
 - ``setup``: tell a device which server is its destination;
+- ``backends``: which store a server uses (SQLite, or PostgreSQL through ``pg``);
 - ``app``: the HTTP upload endpoint and the dashboard (Starlette).
 """

@@ -19,13 +19,17 @@ Starlette and uvicorn are imported only by :func:`create_app` and :func:`serve`.
 from __future__ import annotations
 
 import html
+import os
 import threading
+from pathlib import Path
 from datetime import datetime, timezone
 from typing import Any
 
 from sneakersync.store.home import Home
 from sneakersync.server.ingest import Outcome, ingest_packet, issue_receipt
-from sneakersync.server.store import ServerStore, SqliteServerStore
+from sneakersync.errors import UsageError
+from sneakersync.server.backends import db_url, open_server_db
+from sneakersync.server.store import ServerStore
 from sneakersync.wire.receipt import MEDIA_TYPE
 
 
@@ -35,7 +39,8 @@ def iso(ms: int | None) -> str:
     return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%SZ")
 
 
-def status_data(home: Home, sstore: ServerStore) -> dict[str, Any]:
+def status_data(home: Home, sstore: ServerStore, db: Any = None,
+                queue: dict[str, Any] | None = None) -> dict[str, Any]:
     devices = sstore.devices()
     for d in devices:
         d["last_delivery_iso"] = iso(d["last_delivery"])
@@ -43,11 +48,13 @@ def status_data(home: Home, sstore: ServerStore) -> dict[str, Any]:
     exports = sstore.exports()
     for e in exports:
         e["at_iso"] = iso(e["at"])
-    rejects = sstore.rejects() if isinstance(sstore, SqliteServerStore) else []
+    rejects = sstore.rejects()
     for r in rejects:
         r["at_iso"] = iso(r["at"])
+    store_info = db.describe(sstore) if db is not None else {"backend": sstore.backend}
     return {"server": {"name": home.name, "device_id": home.device_id,
                        "card": home.card.encode()},
+            "store": store_info, "queue": queue or {}, "rate": sstore.activity(),
             "totals": sstore.totals(), "devices": devices, "exports": exports,
             "rejects": rejects, "open_conflicts": sstore.open_conflicts(None)[:50]}
 
@@ -71,6 +78,7 @@ _CSS = ("body{font:15px/1.4 system-ui,sans-serif;margin:1.5em;color:#222}"
 def render_dashboard(data: dict[str, Any]) -> str:
     t = data["totals"]
     s = data["server"]
+    st, q, r = data.get("store", {}), data.get("queue", {}), data.get("rate", {})
     tiles = "".join(f"<div><dt>{html.escape(k)}</dt><dd class=num id=total-{k}>{v}</dd></div>"
                     for k, v in (("devices", t["devices"]), ("packets", t["packets"]),
                                  ("changes", t["changes"]), ("records", t["records"]),
@@ -98,6 +106,11 @@ def render_dashboard(data: dict[str, Any]) -> str:
             f"<h1>sneakersync server: {html.escape(s['name'])}</h1>"
             f"<p>id <code>{s['device_id']}</code> &middot; card <code>{html.escape(s['card'])}"
             f"</code></p><dl>{tiles}</dl>"
+            f"<p id=store>store: {html.escape(str(st.get('backend', '?')))} "
+            f"<code>{html.escape(str(st.get('location', '')))}</code> &middot; "
+            f"uploads in progress: <span id=queue>{q.get('uploads_in_progress', 0)}</span>"
+            f" &middot; rate: <span id=rate>{r.get('packets_per_second_1m', 0)}</span> "
+            f"packets/s over the last minute ({r.get('packets_last_minute', 0)} packets)</p>"
             f"<h2>Devices</h2><div id=devices>{devices}</div>"
             f"<h2>Open conflicts</h2><div id=conflicts>{conflicts}</div>"
             f"<h2>Exports</h2><div id=exports>{exports}</div>"
@@ -143,7 +156,12 @@ def http_status(o: Outcome) -> int:
     return _STATUS_BY_LAYER.get(o.layer or "", 400)
 
 
-def create_app(home: Home, *, max_upload: int = 64 << 20) -> Any:
+def create_app(home: Home, *, max_upload: int = 64 << 20, db: Any = None) -> Any:
+    """The Starlette app.  ``db`` (a :class:`ServerDB`) defaults to the home's own store.
+
+    SQLite sessions take turns within the process; PostgreSQL sessions run side by side,
+    each on a pooled connection, their packets serialised only by database locks.
+    """
     try:
         from starlette.applications import Starlette
         from starlette.concurrency import run_in_threadpool
@@ -155,15 +173,22 @@ def create_app(home: Home, *, max_upload: int = 64 << 20) -> Any:
 
         raise missing_extra("server", "starlette") from exc
 
-    lock = threading.Lock()
+    database = db if db is not None else open_server_db(home)
+    busy = {"uploads_in_progress": 0}
+    busy_lock = threading.Lock()
 
     def with_store(fn: Any) -> Any:
-        with lock:
-            core = home.open_store()
+        for attempt in range(4):
             try:
-                return fn(SqliteServerStore(core))
-            finally:
-                core.close()
+                with database.session() as ss:
+                    return fn(ss)
+            except Exception as exc:  # a deadlock or serialisation failure: try again
+                if attempt == 3 or not _transient(exc):
+                    raise
+        raise AssertionError("unreachable")
+
+    def queue() -> dict[str, Any]:
+        return {**busy, "worker_pid": os.getpid()}
 
     def refuse(code: int, layer: str, error: str) -> Any:
         return JSONResponse({"status": "rejected", "layer": layer, "error": error},
@@ -185,13 +210,19 @@ def create_app(home: Home, *, max_upload: int = 64 << 20) -> Any:
             return refuse(400, "input", "empty body: send the packet bytes")
         data = bytes(buf)
 
-        def work(ss: SqliteServerStore) -> tuple[Outcome, tuple[int, bytes] | None]:
+        def work(ss: ServerStore) -> tuple[Outcome, tuple[int, bytes] | None]:
             o = ingest_packet(home, ss, data, via="http")
             rc = issue_receipt(home, ss, o.sender) if o.sender and o.status in (
                 "stored", "duplicate") else None
             return o, rc
 
-        o, rc = await run_in_threadpool(with_store, work)
+        with busy_lock:
+            busy["uploads_in_progress"] += 1
+        try:
+            o, rc = await run_in_threadpool(with_store, work)
+        finally:
+            with busy_lock:
+                busy["uploads_in_progress"] -= 1
         code = http_status(o)
         if code == 202:
             return JSONResponse({"status": "held", "layer": "untrusted", "error": o.error},
@@ -220,10 +251,11 @@ def create_app(home: Home, *, max_upload: int = 64 << 20) -> Any:
 
     async def status(request: Request) -> Any:
         return JSONResponse(await run_in_threadpool(
-            with_store, lambda ss: status_data(home, ss)))
+            with_store, lambda ss: status_data(home, ss, database, queue())))
 
     async def dashboard(request: Request) -> Any:
-        data = await run_in_threadpool(with_store, lambda ss: status_data(home, ss))
+        data = await run_in_threadpool(
+            with_store, lambda ss: status_data(home, ss, database, queue()))
         return HTMLResponse(render_dashboard(data))
 
     return Starlette(routes=[
@@ -233,13 +265,58 @@ def create_app(home: Home, *, max_upload: int = 64 << 20) -> Any:
     ])
 
 
+def _transient(exc: BaseException) -> bool:
+    """A PostgreSQL deadlock or serialisation failure: the transaction was rolled back whole
+    and may simply run again."""
+    return getattr(exc, "sqlstate", None) in ("40P01", "40001")
+
+
+ENV_SERVE = "SNEAKERSYNC_SERVE"  # how `serve --workers N` tells its worker processes the home
+
+
+def app_from_env() -> Any:
+    """Factory for uvicorn's worker processes (``serve --workers N``)."""
+    import json
+
+    from sneakersync.store import home as home_mod
+
+    cfg = json.loads(os.environ[ENV_SERVE])
+    home = home_mod.load(Path(cfg["home"]))
+    return create_app(home, max_upload=int(cfg["max_upload"]),
+                      db=open_server_db(home, pool_size=int(cfg["pool"])))
+
+
 def serve(home: Home, *, host: str = "127.0.0.1", port: int = 8765,
-          max_upload: int = 64 << 20) -> None:
+          max_upload: int = 64 << 20, workers: int = 1, pool: int = 8) -> None:
+    """Run the server.  ``workers`` > 1 starts that many processes (PostgreSQL only)."""
     try:
         import uvicorn
     except ImportError as exc:
         from sneakersync.errors import missing_extra
 
         raise missing_extra("server", "uvicorn") from exc
-    uvicorn.run(create_app(home, max_upload=max_upload), host=host, port=port,
-                log_level="warning")
+    if workers < 1:
+        raise UsageError("--workers must be at least 1")
+    if workers > 1:
+        if db_url(home.path) is None:
+            raise UsageError("several workers need the PostgreSQL backend",
+                             hints=("SQLite has one writer: serve it with --workers 1",
+                                    "or create the server with: server init --db "
+                                    "postgresql://..."))
+        import json
+
+        from sneakersync.store import keystore
+
+        if home.sealed and keystore.passphrase_from_env() is None:
+            raise UsageError("several workers need the passphrase in the environment",
+                             hints=("each worker process opens the sealed home itself: set "
+                                    "SNEAKERSYNC_PASSPHRASE_FILE to a key file",))
+        open_server_db(home, pool_size=1).close()  # migrate once, fail early on a bad URL
+        os.environ[ENV_SERVE] = json.dumps({"home": str(home.path), "max_upload": max_upload,
+                                            "pool": pool})
+        uvicorn.run("sneakersync.server.app:app_from_env", factory=True, host=host, port=port,
+                    workers=workers, log_level="warning")
+        return
+    uvicorn.run(create_app(home, max_upload=max_upload,
+                           db=open_server_db(home, pool_size=pool)),
+                host=host, port=port, log_level="warning")

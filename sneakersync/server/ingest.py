@@ -25,10 +25,11 @@ from sneakersync.media.drive import Drive
 from sneakersync.errors import NoMatchError, SneakersyncError
 from sneakersync.store.home import Home
 from sneakersync.wire.identity import decode_card
-from sneakersync.store.records import ApplyStats
+from sneakersync.store.records import ApplyStats, Store
 from sneakersync.store import revocations as revocation_store
 from sneakersync.sync.engine import Ranges, mark, record_knowledge, seen_status, subtract
-from sneakersync.sync.engine import adopt_policies, apply_segments, no_cyclic_gc, open_incoming, origin_keys
+from sneakersync.sync.engine import adopt_policies, apply_segments, explicit_policies, no_cyclic_gc
+from sneakersync.sync.engine import open_incoming, origin_keys
 from sneakersync.store import peers as peers_mod
 from sneakersync.server import enroll
 from sneakersync.server.store import ServerStore
@@ -205,7 +206,9 @@ def _ingest(home: Home, sstore: ServerStore, data: bytes, pid: str, via: str,
     kept = {id(v) for v in keep}
     skipped = sum(len(v.versions) for v in verified if id(v) not in kept)
     stats = ApplyStats()
+    keys, exclusive = _apply_scope(store, b, verified, bool(inc.statements))
     with sstore.transaction():
+        sstore.lock_apply(keys, exclusive)
         if seen_status(store, pid) in ("imported", "duplicate"):
             return Outcome("duplicate", pid, sender=b.sender)
         revocation_store.apply_incoming(home, store, inc.statements)
@@ -236,6 +239,23 @@ def release(home: Home, sstore: ServerStore, what: str, *, once: bool = False) -
     return report
 
 
+def _apply_scope(store: Store, b: body_mod.Body, verified: list[body_mod.Verified],
+                 has_statements: bool) -> tuple[list[str], bool]:
+    """What applying a packet touches: lock names (its sender, the origins and records of
+    its changes) and whether it needs the store to itself (revocations, a collection
+    policy not adopted yet)."""
+    keys = {f"o:{b.sender}"}
+    for v in verified:
+        if not v.versions:
+            continue
+        keys.add(f"o:{v.segment.origin}")
+        keys.update(f"r:{x.collection}\0{x.rid}" for x in v.versions)
+    policies = b.extra.get("policies")
+    exclusive = has_statements or (isinstance(policies, dict) and bool(
+        set(policies) - set(explicit_policies(store))))
+    return sorted(keys), exclusive
+
+
 # --- receipts -------------------------------------------------------------------------
 
 def intersect(a: Ranges, b: Ranges) -> Ranges:
@@ -253,9 +273,10 @@ def issue_receipt(home: Home, sstore: ServerStore, device_id: str) -> tuple[int,
                                    (device_id,)).fetchone()
     if row is None:
         return None  # a device that never delivered here: answered without a scan
-    held = sstore.held()
+    knowledge = sstore.device_knowledge(device_id)
+    held = sstore.held(knowledge)
     covered_ranges: dict[str, Ranges] = {}
-    for origin, rs in sstore.device_knowledge(device_id).items():
+    for origin, rs in knowledge.items():
         inter = intersect(held.get(origin, []), rs)
         if inter:
             covered_ranges[origin] = inter

@@ -1,8 +1,10 @@
-"""Server storage behind a small interface, so a PostgreSQL backend can follow.
+"""Server storage behind a small interface, with SQLite and PostgreSQL backends.
 
 :class:`ServerStore` is what the ingest, receipts, HTTP app and exporters use.
 :class:`SqliteServerStore` implements it on the server's ordinary device store
-(one SQLite file, WAL, ``synchronous=FULL``), adding its own ``srv_*`` tables:
+(one SQLite file, WAL, ``synchronous=FULL``); ``sneakersync.server.pg`` implements it
+on PostgreSQL (chosen by ``server init --db postgresql://...``).  Both add the
+``srv_*`` tables, defined once in :data:`MIGRATIONS`:
 
 - ``srv_devices``: every device that delivered, recorded by its identity card;
 - ``srv_deliveries``: one row per stored packet (who, when, how many changes, via);
@@ -13,13 +15,18 @@
 - ``srv_pending``: packets held for the administrator's decision (signer not
   enrolled, or enrolled in quarantine), by signing key; ``refused`` once rejected
   (see :mod:`sneakersync.server.enroll`).
+
+Receipts read what is stored from the store's own ``held`` table (kept up to date by
+every insert), never by scanning the change log.
+
+``sneakersync.server.backends`` picks the backend a server home was set up with.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any, ContextManager, Iterator, Protocol
+from typing import Any, Callable, ContextManager, Iterable, Iterator, Protocol
 
 from sneakersync.store.records import Store, now_ms
 from sneakersync.sync.engine import Ranges, held_ranges, peer_knowledge
@@ -52,6 +59,36 @@ _SCHEMA = [
 MAX_REJECT_ROWS = 1000  # srv_rejects keeps the newest this many (a neighbour can send junk)
 
 
+# The one definition of the server schema, for both backends: numbered steps of statements
+# in SQLite's dialect (the PostgreSQL backend translates them, see ``pg.translate``) and an
+# optional function run after them.  The step reached is kept in meta key 'srv_schema'.
+MIGRATIONS: list[tuple[int, list[str], Callable[[Store], None] | None]] = [
+    (1, _SCHEMA, None),
+    (2, ["""CREATE INDEX IF NOT EXISTS srv_deliveries_at ON srv_deliveries (at)"""], None),
+]
+SERVER_SCHEMA = MIGRATIONS[-1][0]
+
+
+def migrate(core: Store) -> None:
+    """Bring the server tables to :data:`SERVER_SCHEMA` (the caller serialises openers)."""
+    from sneakersync.errors import StoreError
+
+    got = core._get_meta("srv_schema")
+    version = int(got) if got else 0
+    if version > SERVER_SCHEMA:
+        raise StoreError(f"server schema {version} is newer than this sneakersync understands "
+                         f"({SERVER_SCHEMA})", hints=("upgrade sneakersync",))
+    for step, statements, fn in MIGRATIONS:
+        if step <= version:
+            continue
+        with core.transaction():
+            for stmt in statements:
+                core.conn.execute(stmt)
+            if fn is not None:
+                fn(core)
+            core._set_meta("srv_schema", str(step))
+
+
 class ServerStore(Protocol):
     """What the server needs from storage (beyond the sync engine's own store)."""
 
@@ -63,7 +100,7 @@ class ServerStore(Protocol):
     def record_reject(self, packet_id: str, layer: str, error: str, via: str) -> None: ...
     def device_ids(self) -> list[str]: ...
     def devices(self) -> list[dict[str, Any]]: ...
-    def held(self) -> dict[str, Ranges]: ...
+    def held(self, origins: Iterable[str] | None = None) -> dict[str, Ranges]: ...
     def device_knowledge(self, device_id: str) -> dict[str, Ranges]: ...
     def hashes(self, origin: str, ranges: Ranges) -> list[bytes]: ...
     def last_issued(self, device_id: str) -> tuple[int, bytes] | None: ...
@@ -80,18 +117,29 @@ class ServerStore(Protocol):
     def drop_pending(self, packet_ids: list[str]) -> None: ...
     def exports(self, limit: int = 20) -> list[dict[str, Any]]: ...
     def totals(self) -> dict[str, Any]: ...
+    def rejects(self, limit: int = 20) -> list[dict[str, Any]]: ...
+    def activity(self) -> dict[str, Any]: ...
     def records(self, collection: str | None) -> Iterator[dict[str, Any]]: ...
     def open_conflicts(self, collection: str | None) -> list[dict[str, Any]]: ...
 
 
 class SqliteServerStore:
-    """:class:`ServerStore` on the server's SQLite store file."""
+    """:class:`ServerStore` on the server's SQLite store file.
 
-    def __init__(self, core: Store) -> None:
+    Its SQL is shared with the PostgreSQL backend, which runs the same statements
+    through a translating connection (``sneakersync.server.pg``).
+    """
+
+    backend = "sqlite"
+
+    def __init__(self, core: Store, *, migrated: bool = False) -> None:
         self.core = core
-        with core.transaction():
-            for stmt in _SCHEMA:
-                core.conn.execute(stmt)
+        if not migrated:
+            migrate(core)
+
+    def lock_apply(self, keys: list[str], exclusive: bool) -> None:
+        """Serialise packets that touch the same origins or records (SQLite: the
+        transaction already holds the one write lock, so nothing to do)."""
 
     def transaction(self) -> ContextManager[Any]:
         return self.core.transaction()
@@ -107,8 +155,8 @@ class SqliteServerStore:
                   (packet_id, device_id, at, changes, duplicates, via))
         c.execute("INSERT INTO srv_devices(device_id, name, card, first_seen, last_delivery, "
                   "packets, changes) VALUES(?,?,?,?,?,1,?) ON CONFLICT(device_id) DO UPDATE SET "
-                  "last_delivery=excluded.last_delivery, packets=packets+1, "
-                  "changes=changes+excluded.changes, name=excluded.name, card=excluded.card",
+                  "last_delivery=excluded.last_delivery, packets=srv_devices.packets+1, "
+                  "changes=srv_devices.changes+excluded.changes, name=excluded.name, card=excluded.card",
                   (device_id, name, card, at, at, changes))
 
     def record_reject(self, packet_id: str, layer: str, error: str, via: str) -> None:
@@ -175,8 +223,20 @@ class SqliteServerStore:
         return [{"device_id": r[0], "name": r[1], "first_seen": r[2], "last_delivery": r[3],
                  "packets": r[4], "changes": r[5], "receipt_seq": r[6]} for r in rows]
 
-    def held(self) -> dict[str, Ranges]:
-        return held_ranges(self.core)
+    def held(self, origins: Iterable[str] | None = None) -> dict[str, Ranges]:
+        """Per origin, the counters stored here (the store's ``held`` table, no log scan)."""
+        if origins is None:
+            return held_ranges(self.core)
+        c = self.core.conn
+        wanted = sorted(set(origins))
+        out: dict[str, Ranges] = {}
+        for i in range(0, len(wanted), 500):
+            chunk = wanted[i:i + 500]
+            for o, lo, hi in c.execute("SELECT origin, lo, hi FROM held WHERE origin IN ("
+                                       + ",".join("?" * len(chunk)) + ") ORDER BY origin, lo",
+                                       chunk):
+                out.setdefault(str(o), []).append([int(lo), int(hi)])
+        return out
 
     def device_knowledge(self, device_id: str) -> dict[str, Ranges]:
         return peer_knowledge(self.core, device_id)
@@ -240,6 +300,17 @@ class SqliteServerStore:
                 "rejected": one("SELECT COUNT(*) FROM srv_rejects"),
                 "exports": one("SELECT COUNT(*) FROM srv_exports")}
 
+    def activity(self) -> dict[str, Any]:
+        """Packets stored in the last minute and five minutes (every worker counts)."""
+        now = now_ms()
+        c = self.core.conn
+        last1 = c.execute("SELECT COUNT(*) FROM srv_deliveries WHERE at>=?",
+                          (now - 60_000,)).fetchone()[0] or 0
+        last5 = c.execute("SELECT COUNT(*) FROM srv_deliveries WHERE at>=?",
+                          (now - 300_000,)).fetchone()[0] or 0
+        return {"packets_last_minute": int(last1), "packets_per_second_1m": round(last1 / 60, 2),
+                "packets_per_second_5m": round(last5 / 300, 2)}
+
     def rejects(self, limit: int = 20) -> list[dict[str, Any]]:
         return [{"packet_id": r[0], "at": r[1], "layer": r[2], "error": r[3], "via": r[4]}
                 for r in self.core.conn.execute(
@@ -267,3 +338,15 @@ class SqliteServerStore:
         return [{"collection": c["collection"], "id": c["id"], "conflict": c["conflict"]}
                 for c in self.core.conflicts()
                 if c["open"] and (collection is None or c["collection"] == collection)]
+
+
+def redact(url: str) -> str:
+    """A database URL without its password (for status output and logs)."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    netloc = f"{parts.username}:***@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
