@@ -26,7 +26,7 @@ def test_settled_history_is_erased_and_folded(make_device: Any) -> None:
     a, b, c = make_device("a"), make_device("b"), make_device("c")
     befriend(a, b)
     befriend(b, c)
-    _history(a)  # 20 records, 80 puts + 5 deletes: 20 current versions
+    _history(a)  # 20 records, 80 puts + 5 deletes: 15 live records
     first = send(a, [b])
     recv(b, first.data)
     assert compact(a.store)["values_erased"] == 0  # b has not confirmed anything yet
@@ -34,12 +34,14 @@ def test_settled_history_is_erased_and_folded(make_device: Any) -> None:
     recv(a, send(b, [a]).data)  # b's manifest: it holds all of a's changes
     before = a.store.snapshot()
     got = compact(a.store)
-    assert got["values_erased"] == 65 and got["rows_folded"] == 65 and not got["blocked_by"]
+    # 65 superseded puts, and the 5 settled tombstones with their records rows
+    assert got["values_erased"] == 70 and got["rows_folded"] == 70 and not got["blocked_by"]
     assert a.store.snapshot() == before
     # freed pages are given back (new stores use incremental auto-vacuum)
     assert a.store.conn.execute("PRAGMA auto_vacuum").fetchone()[0] == 2
     assert a.store.conn.execute("PRAGMA freelist_count").fetchone()[0] == 0
-    assert _rows(a) == 20 + 1  # current versions (incl. 5 tombstones) + b's change
+    assert _rows(a) == 15 + 1  # current versions + b's change
+    assert a.store.conn.execute("SELECT COUNT(*) FROM records").fetchone()[0] == 16
     # no old value is left anywhere in the file's live pages
     dump = b"".join(bytes(r[0]) for r in a.store.conn.execute("SELECT raw FROM changes"))
     assert b'"round":0' not in dump and b'"note"' not in dump
@@ -95,7 +97,7 @@ def test_a_peer_not_caught_up_blocks_erasure(make_device: Any) -> None:
     got = compact(a.store)
     assert got["values_erased"] == 0 and got["blocked_by"] == ["b"]
     recv(a, lost.data)
-    assert compact(a.store)["values_erased"] == 65
+    assert compact(a.store)["values_erased"] == 70
 
 
 def test_compaction_is_idempotent_and_stable_ranges_read_only(make_device: Any) -> None:

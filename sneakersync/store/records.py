@@ -420,10 +420,13 @@ class Store:
         return out
 
     def snapshot(self) -> dict[str, Any]:
-        """Everything a user can see, for convergence comparisons in tests and demos."""
+        """Everything a user can see, for convergence comparisons in tests and demos.
+
+        A plain deletion shows as nothing (compaction removes settled tombstones);
+        a deletion in conflict shows."""
         recs = [list(r) for r in self.conn.execute(
             "SELECT collection, rid, data, deleted, conflict, open FROM records "
-            "ORDER BY collection, rid")]
+            "WHERE deleted=0 OR conflict IS NOT NULL ORDER BY collection, rid")]
         return {"records": recs}
 
     # --- local writes ----------------------------------------------------------------

@@ -127,16 +127,25 @@ def erase_superseded(store: Store, settled: _Settled) -> int:
         " AND NOT EXISTS (SELECT 1 FROM records f WHERE f.collection=c.collection AND "
         "f.fork_of=c.rid AND f.fork_of IS NOT NULL)").fetchall()
     keys = [(o, n) for o, n, k, raw in rows if settled.settled(o, n, k, bytes(raw))]
-    if not keys:
+    # settled deletions: the tombstone and its record row go too (no peer can send an
+    # edit concurrent with it any more; a late copy of any old change is a duplicate)
+    graves = [(k, rid, o, n) for k, rid, o, n, raw in store.conn.execute(
+        "SELECT r.collection, r.rid, r.origin, r.counter, c.raw FROM records r JOIN changes c "
+        "ON c.origin=r.origin AND c.counter=r.counter WHERE r.deleted=1 AND r.frontier IS NULL "
+        "AND r.fork_of IS NULL AND r.conflict IS NULL").fetchall()
+        if settled.settled(o, n, k, bytes(raw))]
+    if not keys and not graves:
         return 0
     store.conn.execute("PRAGMA secure_delete=ON")
     try:
         with store.transaction():
             store.conn.executemany("UPDATE changes SET raw=x'' WHERE origin=? AND counter=?",
-                                   keys)
+                                   keys + [(o, n) for _, _, o, n in graves])
+            store.conn.executemany("DELETE FROM records WHERE collection=? AND rid=?",
+                                   [(k, rid) for k, rid, _, _ in graves])
     finally:
         store.conn.execute("PRAGMA secure_delete=OFF")
-    return len(keys)
+    return len(keys) + len(graves)
 
 
 def fold_stubs(store: Store) -> int:
@@ -164,8 +173,18 @@ def _append_hashes(store: Store, origin: str, lo: int, blob: bytes) -> None:
                               "ORDER BY lo DESC LIMIT 1", (origin, lo)).fetchone()
     if prev is not None:
         plo, pblob = int(prev[0]), bytes(prev[1])
-        if plo + len(pblob) // 32 == lo and (len(pblob) + len(blob)) // 32 <= HASHES_PER_ROW:
-            lo, blob = plo, pblob + blob
+        end = plo + len(pblob) // 32  # first counter after the previous run
+        gap = b""
+        if end < lo and lo - end <= HASHES_PER_ROW:
+            # counters in between are still in the change log: repeat their hashes here so
+            # runs stay long (a hash stored twice is cheaper than a row per short run)
+            got = [bytes(h) for (h,) in store.conn.execute(
+                "SELECT hash FROM changes WHERE origin=? AND counter>=? AND counter<? "
+                "ORDER BY counter", (origin, end, lo))]
+            if len(got) == lo - end:
+                gap = b"".join(got)
+        if (end == lo or gap) and (len(pblob) + len(gap) + len(blob)) // 32 <= HASHES_PER_ROW:
+            lo, blob = plo, pblob + gap + blob
     nxt = store.conn.execute("SELECT hashes FROM hashlog WHERE origin=? AND lo=?",
                              (origin, lo + len(blob) // 32)).fetchone()
     if nxt is not None and (len(blob) + len(nxt[0])) // 32 <= HASHES_PER_ROW:
@@ -268,7 +287,12 @@ def clean_stick(store: Store, drop: DeadDrop, *, now: int | None = None) -> int:
         if acknowledged(store, pid, now, acks):
             drop.remove(path)
             removed.append(pid)
+    # packets acknowledged by now but not on this stick (another device cleaned them, or
+    # they travel on another stick, where a device that knows them will clean them)
+    settled = removed + [pid for (pid,) in store.conn.execute(
+        "SELECT packet_id FROM carried").fetchall()
+        if pid not in removed and acknowledged(store, pid, now, acks)]
     with store.transaction():
-        store.conn.executemany("DELETE FROM carried WHERE packet_id=?", [(p,) for p in removed])
+        store.conn.executemany("DELETE FROM carried WHERE packet_id=?", [(p,) for p in settled])
         store.conn.execute("DELETE FROM carried WHERE at < ?", (now - CARRIED_KEEP_DAYS * DAY_MS,))
     return len(removed)
