@@ -20,7 +20,6 @@ import collections
 import datetime as dt
 import json
 import os
-import sqlite3
 import sys
 import tempfile
 import time
@@ -84,15 +83,12 @@ def collect_secrets(workdir: Path, started: float) -> dict[str, set[bytes]]:
         cat["device id"].update(_key_forms(h.keys.raw_id))
         cat["public key"].update(_key_forms(card.sign_public) + _key_forms(card.enc_public))
         cat["identity card"].update(_text_forms(card.encode()[:24]))
-        db = info.parent / "store.db"
-        if db.exists():
-            conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+        if (info.parent / "store.db").exists():  # through the home: a sealed store is SQLCipher
+            store = h.open_store()
             try:
-                rows = conn.execute("SELECT collection, rid, data FROM records").fetchall()
-            except sqlite3.DatabaseError:
-                rows = []
+                rows = store.conn.execute("SELECT collection, rid, data FROM records").fetchall()
             finally:
-                conn.close()
+                store.close()
             for coll, rid, data in rows:
                 cat["collection"].update(_text_forms(coll))
                 cat["record id"].update(_text_forms(rid))

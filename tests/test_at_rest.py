@@ -340,3 +340,15 @@ def test_key_file_vectors(vector: Path) -> None:
         with pytest.raises(err) as caught:
             keystore.unseal(data, v["passphrase"])
         assert caught.type is err
+
+
+def test_packets_on_a_drive_never_widen(tmp_path: Path) -> None:
+    from sneakersync.media.drive import Drive
+
+    old = os.umask(0)
+    try:
+        (tmp_path / "stick").mkdir()
+        path = Drive(tmp_path / "stick", create=True).write_packet(b"\x00" * 64)
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600

@@ -129,7 +129,7 @@ class Drive:
             return final
         tmp = self._dir("tmp") / (secrets.token_hex(16) + ".part")
         try:
-            fd = fs.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            fd = fs.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # packets never widen
             try:
                 view = memoryview(data)
                 while view:
