@@ -352,3 +352,51 @@ def test_packets_on_a_drive_never_widen(tmp_path: Path) -> None:
     finally:
         os.umask(old)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def _on_a_terminal(home: Path, args: list[str], answers: list[str]) -> tuple[int, str]:
+    """Run the CLI on a real pseudo-terminal, answering each prompt in turn."""
+    import pty
+    import select
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SNEAKERSYNC_PASSPHRASE")}
+    env["PYTHONPATH"] = str(REPO)
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: the pty is its controlling terminal
+        os.execve(sys.executable, [sys.executable, "-m", "sneakersync", "--home", str(home),
+                                   *args], env)
+    out = b""
+    pending = list(answers)
+    while True:
+        ready, _, _ = select.select([fd], [], [], 30)
+        if not ready:
+            break
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not chunk:
+            break
+        out += chunk
+        if pending and out.endswith(b": "):  # a prompt waits (click ends each with ": ")
+            os.write(fd, pending.pop(0).encode() + b"\n")
+            out += b"\n"
+    _, status = os.waitpid(pid, 0)
+    os.close(fd)
+    return os.waitstatus_to_exitcode(status), out.decode(errors="replace")
+
+
+@pytest.mark.skipif(os.name != "posix", reason="needs a pseudo-terminal")
+@pytest.mark.timeout(120)
+def test_init_and_use_ask_on_a_terminal(tmp_path: Path) -> None:
+    home = tmp_path / "t"
+    code, out = _on_a_terminal(home, ["init", "--name", "Typed"], ["typed pass", "typo pass"])
+    assert code == 2 and "the two passphrases differ" in out
+    assert not (home / "device.json").exists()
+    code, out = _on_a_terminal(home, ["init", "--name", "Typed"], ["typed pass", "typed pass"])
+    assert code == 0 and "a forgotten passphrase cannot be recovered" in out
+    assert "typed pass" not in out  # hidden input: never echoed
+    code, out = _on_a_terminal(home, ["whoami"], ["typed pass"])
+    assert code == 0 and "at rest:   passphrase" in out
+    code, out = _on_a_terminal(home, ["whoami"], ["wrong pass"])
+    assert code == 9 and "wrong passphrase" in out

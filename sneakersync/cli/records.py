@@ -36,6 +36,8 @@ def init(c: Ctx, name: str, no_passphrase: bool, as_json: bool) -> None:
     else:
         c.say(f"created device {h.name!r} ({h.device_id}) in {h.path}")
         c.say(f"identity card: {h.card.encode()}")
+        c.say(f"at rest: {h.protection()}" + ("; a forgotten passphrase cannot be recovered"
+                                              if h.sealed else ""))
 
 
 @cli.command()
