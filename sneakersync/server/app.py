@@ -21,12 +21,14 @@ from __future__ import annotations
 import html
 import os
 import threading
+from dataclasses import replace
 from pathlib import Path
 from datetime import datetime, timezone
 from typing import Any
 
 from sneakersync.store.home import Home
 from sneakersync.server.ingest import Outcome, ingest_packet, issue_receipt
+from sneakersync.server.limits import Gauge, Limits, Quota, Refusal, receive_body, uvicorn_options
 from sneakersync.errors import UsageError
 from sneakersync.server.backends import db_url, open_server_db
 from sneakersync.server.store import ServerStore
@@ -141,7 +143,7 @@ def browser_upload(headers: Any) -> str | None:
     return None
 
 
-_STATUS_BY_LAYER = {"revoked": 403, "untrusted": 403, "no-match": 422}
+_STATUS_BY_LAYER = {"revoked": 403, "untrusted": 403, "no-match": 422, "quota": 429}
 
 
 def http_status(o: Outcome) -> int:
@@ -156,12 +158,15 @@ def http_status(o: Outcome) -> int:
     return _STATUS_BY_LAYER.get(o.layer or "", 400)
 
 
-def create_app(home: Home, *, max_upload: int = 64 << 20, db: Any = None) -> Any:
-    """The Starlette app.  ``db`` (a :class:`ServerDB`) defaults to the home's own store.
+def create_app(home: Home, *, max_upload: int = 64 << 20, db: Any = None,
+               limits: Limits | None = None) -> Any:
+    """The Starlette app.  ``db`` (a :class:`ServerDB`) defaults to the home's own store;
+    ``limits`` (with ``max_upload``) bound what a client gets (``server/limits.py``).
 
     SQLite sessions take turns within the process; PostgreSQL sessions run side by side,
     each on a pooled connection, their packets serialised only by database locks.
     """
+    lim = replace(limits or Limits(), max_upload=max_upload)
     try:
         from starlette.applications import Starlette
         from starlette.concurrency import run_in_threadpool
@@ -176,6 +181,9 @@ def create_app(home: Home, *, max_upload: int = 64 << 20, db: Any = None) -> Any
     database = db if db is not None else open_server_db(home)
     busy = {"uploads_in_progress": 0}
     busy_lock = threading.Lock()
+    uploads = Gauge(lim.max_uploads, lim.per_client_uploads)
+    processing = threading.BoundedSemaphore(lim.max_processing)
+    quota = Quota(lim.quota_bytes, lim.quota_window)
 
     def with_store(fn: Any) -> Any:
         for attempt in range(4):
@@ -194,35 +202,56 @@ def create_app(home: Home, *, max_upload: int = 64 << 20, db: Any = None) -> Any
         return JSONResponse({"status": "rejected", "layer": layer, "error": error},
                             status_code=code)
 
+    def process(spool: Any) -> tuple[Outcome, tuple[int, bytes] | None]:
+        """Open and store one received packet: ``max_processing`` at a time, so memory
+        follows the largest packet, not the number of clients (the bytes are read here)."""
+        with processing:
+            data = spool.read()
+            signer: list[bytes] = []
+
+            def check(sign_public: bytes) -> None:
+                quota.check(sign_public, len(data))
+                signer.append(sign_public)
+
+            def work(ss: ServerStore) -> tuple[Outcome, tuple[int, bytes] | None]:
+                signer.clear()
+                o = ingest_packet(home, ss, data, via="http", check=check)
+                rc = issue_receipt(home, ss, o.sender) if o.sender and o.status in (
+                    "stored", "duplicate") else None
+                return o, rc
+
+            o, rc = with_store(work)
+            if o.status == "stored" and signer:
+                quota.add(signer[0], len(data))
+            return o, rc
+
     async def upload(request: Request) -> Any:
         why = browser_upload(request.headers)
         if why is not None:
             return refuse(403, "origin", why)
         declared = request.headers.get("content-length")
-        if declared and declared.isdigit() and int(declared) > max_upload:
-            return refuse(413, "size", f"packet larger than {max_upload} bytes")
-        buf = bytearray()
-        async for chunk in request.stream():
-            buf += chunk
-            if len(buf) > max_upload:
-                return refuse(413, "size", f"packet larger than {max_upload} bytes")
-        if not buf:
-            return refuse(400, "input", "empty body: send the packet bytes")
-        data = bytes(buf)
-
-        def work(ss: ServerStore) -> tuple[Outcome, tuple[int, bytes] | None]:
-            o = ingest_packet(home, ss, data, via="http")
-            rc = issue_receipt(home, ss, o.sender) if o.sender and o.status in (
-                "stored", "duplicate") else None
-            return o, rc
-
-        with busy_lock:
-            busy["uploads_in_progress"] += 1
+        if declared and declared.isdigit() and int(declared) > lim.max_upload:
+            return refuse(413, "size", f"packet larger than {lim.max_upload} bytes")
+        client = request.client.host if request.client else ""
+        if not uploads.enter(client):
+            return JSONResponse({"status": "rejected", "layer": "busy",
+                                 "error": "too many uploads at once; try again shortly"},
+                                status_code=503, headers={"Retry-After": "5"})
         try:
-            o, rc = await run_in_threadpool(with_store, work)
-        finally:
+            try:
+                spool = await receive_body(request, lim)
+            except Refusal as r:
+                return refuse(r.status, r.layer, r.error)
             with busy_lock:
-                busy["uploads_in_progress"] -= 1
+                busy["uploads_in_progress"] += 1
+            try:
+                o, rc = await run_in_threadpool(process, spool)
+            finally:
+                spool.close()
+                with busy_lock:
+                    busy["uploads_in_progress"] -= 1
+        finally:
+            uploads.leave(client)
         code = http_status(o)
         if code == 202:
             return JSONResponse({"status": "held", "layer": "untrusted", "error": o.error},
@@ -315,8 +344,11 @@ def serve(home: Home, *, host: str = "127.0.0.1", port: int = 8765,
         os.environ[ENV_SERVE] = json.dumps({"home": str(home.path), "max_upload": max_upload,
                                             "pool": pool})
         uvicorn.run("sneakersync.server.app:app_from_env", factory=True, host=host, port=port,
-                    workers=workers, log_level="warning")
+                    workers=workers, log_level="warning",
+                    **{**uvicorn_options(Limits(max_upload=max_upload)),
+                       "http": "sneakersync.server.limits:GuardedH11Protocol"})
         return
-    uvicorn.run(create_app(home, max_upload=max_upload,
+    limits = Limits(max_upload=max_upload)
+    uvicorn.run(create_app(home, max_upload=max_upload, limits=limits,
                            db=open_server_db(home, pool_size=pool)),
-                host=host, port=port, log_level="warning")
+                host=host, port=port, log_level="warning", **uvicorn_options(limits))
