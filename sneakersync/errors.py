@@ -133,6 +133,13 @@ class BodyError(FormatError):
     layer = "body"
 
 
+class DriveError(FormatError):
+    """A file or folder on a drive is not what the drive layout allows (a link, a device
+    node, a FIFO, too large): refused without being followed or read."""
+
+    layer = "drive"
+
+
 class FrameError(FormatError):
     layer = "frame"
 

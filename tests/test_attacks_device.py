@@ -9,10 +9,12 @@ records and the rest of the stick are intact.  Issue #12, items 2, 3, 5, 6 and 1
 from __future__ import annotations
 
 import json
+import os
 import tracemalloc
 from pathlib import Path
 from typing import Any
 
+import pytest
 import zstandard
 
 from sneakersync.errors import BodyError
@@ -276,3 +278,141 @@ def test_body_error_vectors_do_not_raise_outside_our_errors() -> None:
         except BodyError:
             continue
         raise AssertionError(f"accepted {data_json[:20]}")
+
+
+# --- item 4: special files on the stick -----------------------------------------------------
+
+def _stick(a: Device, b: Device, tmp_path: Path) -> tuple[Path, Path]:
+    usb = tmp_path / "usb"
+    usb.mkdir()
+    a.store.put("h", {"ok": 1}, "good")
+    export_to_drive(a.home, a.store, usb, [b.home.name])
+    return usb, usb / "sneakersync" / "v1" / "packets"
+
+
+def test_links_devices_and_fifos_on_the_stick_are_refused_unread(make_device, tmp_path) -> None:
+    import os
+    a, b = make_device("a"), make_device("b")
+    befriend(a, b)
+    usb, pdir = _stick(a, b, tmp_path)
+    victim_file = tmp_path / "secret.txt"
+    victim_file.write_bytes(b"s" * 1000)
+    (pdir / ("1" * 64 + ".pkt")).symlink_to("/dev/zero")
+    (pdir / ("2" * 64 + ".pkt")).symlink_to(victim_file)
+    os.mkfifo(pdir / ("3" * 64 + ".pkt"))  # would hang a reader that blocks on open
+    (pdir / ("4" * 64 + ".pkt")).mkdir()
+    tracemalloc.start()
+    rep = import_from_drive(b.home, b.store, usb)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    errors = sorted(r["error"] for r in rep.rejected)
+    assert len(errors) == 4 and all(e.startswith("drive: ") for e in errors), errors
+    assert sum("symbolic link" in e for e in errors) == 2
+    assert b.store.get("h", "good").data == {"ok": 1}  # the rest of the stick applied
+    assert peak < 32 << 20
+    # remembered: a second import does not open them again, and reports no new rejection
+    rep2 = import_from_drive(b.home, b.store, usb)
+    assert rep2.rejected == [] and rep2.refused_before == 4 and rep2.duplicates == 1
+    assert victim_file.read_bytes() == b"s" * 1000
+
+
+def test_symlinked_packets_or_tmp_folder_is_refused(make_device, tmp_path) -> None:
+    import pytest
+    from sneakersync.errors import DriveError
+    a, b = make_device("a"), make_device("b")
+    befriend(a, b)
+    a.store.put("h", {"ok": 1}, "r")
+    for sub in ("packets", "tmp", "receipts"):
+        usb = tmp_path / f"usb-{sub}"
+        victim = tmp_path / f"victim-{sub}"
+        victim.mkdir()
+        (victim / "notes.txt").write_text("mine")
+        before = victim.stat().st_mtime_ns
+        root = usb / "sneakersync" / "v1"
+        root.mkdir(parents=True)
+        (root / sub).symlink_to(victim, target_is_directory=True)
+        with pytest.raises(DriveError) as exc:
+            export_to_drive(a.home, a.store, usb, [b.home.name])
+        assert "symbolic link" in str(exc.value) and exc.value.exit_code == 5
+        with pytest.raises(DriveError):
+            import_from_drive(b.home, b.store, usb)
+        assert sorted(p.name for p in victim.iterdir()) == ["notes.txt"]
+        assert victim.stat().st_mtime_ns == before
+    assert a.store.conn.execute("SELECT COUNT(*) FROM knowledge WHERE source='sent'"
+                                ).fetchone()[0] == 0  # nothing recorded as sent
+
+
+def test_large_wrong_file_is_hashed_streaming_and_oversize_refused(make_device,
+                                                                  tmp_path) -> None:
+    from sneakersync.media import drive as drive_mod
+    a, b = make_device("a"), make_device("b")
+    befriend(a, b)
+    usb, pdir = _stick(a, b, tmp_path)
+    big = pdir / ("5" * 64 + ".pkt")
+    with open(big, "wb") as fh:  # sparse: costs no disk
+        fh.truncate(drive_mod.ONE_PASS + 4096)
+    huge = pdir / ("6" * 64 + ".pkt")
+    with open(huge, "wb") as fh:
+        fh.truncate(drive_mod.MAX_FILE + 1)
+    tracemalloc.start()
+    rep = import_from_drive(b.home, b.store, usb)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    errors = sorted(r["error"] for r in rep.rejected)
+    assert errors[0].startswith("drive: ") and "too large" in errors[0]
+    assert errors[1].startswith("payload: ") and len(errors) == 2
+    assert peak < 16 << 20  # neither file was held in memory
+    assert b.store.get("h", "good").data == {"ok": 1}
+
+
+def _flood(pdir: Path, n: int) -> None:
+    import os
+    for i in range(n):
+        fd = os.open(pdir / f"{i:064x}.pkt", os.O_WRONLY | os.O_CREAT, 0o644)
+        os.write(fd, b"x")
+        os.close(fd)
+
+
+def test_many_tiny_files_cost_one_stat_each_and_a_bounded_report(make_device,
+                                                                tmp_path) -> None:
+    from sneakersync.media import drive as drive_mod
+    a, b = make_device("a"), make_device("b")
+    befriend(a, b)
+    usb, pdir = _stick(a, b, tmp_path)
+    _flood(pdir, 20_000)
+    opened: list[Path] = []
+
+    class Counting(drive_mod.OsFiles):
+        def read(self, path: Path, limit: int = -1) -> bytes:
+            opened.append(path)
+            return super().read(path, limit)
+
+    real = drive_mod.Drive
+    drive_mod.Drive = lambda p, **kw: real(p, fs=Counting(), **kw)  # type: ignore
+    try:
+        rep = import_from_drive(b.home, b.store, usb)
+    finally:
+        drive_mod.Drive = real  # type: ignore
+    assert len(opened) == 1  # only the real packet was opened
+    assert len(rep.rejected) == 100 and rep.rejected_more == 19_900
+    assert b.store.get("h", "good").data == {"ok": 1}
+
+
+@pytest.mark.skipif(os.environ.get("SNEAKERSYNC_SLOW") != "1", reason="SNEAKERSYNC_SLOW=1")
+def test_a_million_tiny_files(make_device, tmp_path) -> None:
+    """Measured: see RELIABILITY.md (attack table, item 4)."""
+    import time
+    a, b = make_device("a"), make_device("b")
+    befriend(a, b)
+    usb, pdir = _stick(a, b, tmp_path)
+    _flood(pdir, 1_000_000)
+    tracemalloc.start()
+    t0 = time.perf_counter()
+    rep = import_from_drive(b.home, b.store, usb)
+    took = time.perf_counter() - t0
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    print(f"1M tiny files: import {took:.1f} s, peak traced memory {peak / 2**20:.0f} MiB")
+    assert rep.rejected_more + len(rep.rejected) == 1_000_000
+    assert b.store.get("h", "good").data == {"ok": 1}
+    assert peak < 256 << 20

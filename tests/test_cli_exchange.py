@@ -69,7 +69,7 @@ def test_rejected_packet_reported_and_others_applied(trio) -> None:
     a, b, c, usb = trio
     run(a, "put", "hh", '{"size": 4}')
     run(a, "export", str(usb), "--to", "Juma")
-    junk = b"age-encryption.org/v1\n-> X25519 garbage\n"
+    junk = b"age-encryption.org/v1\n-> X25519 garbage\n" + b"x" * 300  # not too small to read
     pdir = usb / "sneakersync/v1/packets"
     (pdir / (hashlib.sha256(junk).hexdigest() + ".pkt")).write_bytes(junk)
     (pdir / ("0" * 64 + ".pkt")).write_bytes(b"not matching its name")

@@ -25,10 +25,11 @@ import errno
 import hashlib
 import os
 import secrets
+import stat
 from pathlib import Path
 from typing import Any, Iterator
 
-from sneakersync.errors import MediaError, NotFoundError
+from sneakersync.errors import DriveError, MediaError, NotFoundError, PayloadError
 from sneakersync.store.home import Home
 from sneakersync.store.records import Store
 from sneakersync.sync import exchange
@@ -37,7 +38,31 @@ from sneakersync.sync.engine import ImportReport
 ROOT = Path("sneakersync") / "v1"
 FIXED_MTIME = 946684800  # 2000-01-01T00:00:00Z: hides when a packet was written
 MAX_FILE = 1 << 31
+CHUNK = 1 << 20
+ONE_PASS = 64 << 20  # larger files are hashed in a first pass that keeps nothing
 _HEX = set("0123456789abcdef")
+_READ_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) \
+    | getattr(os, "O_CLOEXEC", 0)
+
+
+def _open_regular(path: Path) -> tuple[int, int]:
+    """Open ``path`` without following a link and without blocking on a FIFO; refuse
+    anything but a regular file. Returns (fd, size)."""
+    try:
+        fd = os.open(str(path), _READ_FLAGS)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise DriveError(f"{path.name} is a symbolic link; refused") from exc
+        raise
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise DriveError(f"{path.name} is not a regular file (a device, FIFO or folder); "
+                             "refused")
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd, st.st_size
 
 
 class OsFiles:
@@ -79,9 +104,40 @@ class OsFiles:
     def ctime(self, path: Path) -> float:
         return path.stat().st_ctime
 
+    def lstat(self, path: Path) -> os.stat_result:
+        return os.lstat(path)
+
     def read(self, path: Path, limit: int = -1) -> bytes:
-        with open(path, "rb") as fh:
-            return fh.read(limit)
+        """A regular file's bytes (at most ``limit``), never through a link, never
+        blocking on a FIFO (DriveError for anything but a regular file)."""
+        fd, size = _open_regular(path)
+        try:
+            want = size + 1 if limit < 0 else min(limit, size + 1)
+            parts = []
+            while want > 0:
+                got = os.read(fd, min(want, CHUNK))
+                if not got:
+                    break
+                parts.append(got)
+                want -= len(got)
+            return b"".join(parts)
+        finally:
+            os.close(fd)
+
+    def sha256(self, path: Path, limit: int) -> tuple[str, int]:
+        """Hash a regular file while streaming it (keeps nothing); (hex, bytes read)."""
+        fd, _ = _open_regular(path)
+        h, n = hashlib.sha256(), 0
+        try:
+            while n <= limit:
+                got = os.read(fd, CHUNK)
+                if not got:
+                    break
+                h.update(got)
+                n += len(got)
+        finally:
+            os.close(fd)
+        return h.hexdigest(), n
 
     def unlink(self, path: Path) -> None:
         path.unlink()
@@ -108,15 +164,36 @@ class Drive:
             raise NotFoundError(f"drive folder {self.mount} does not exist",
                                 hints=("is the stick mounted? give the folder it is mounted on",))
         self.root = self.mount / ROOT
+        self._check_folders()
         if create:
             try:
                 for sub in ("packets", "receipts", "tmp"):
                     self.fs.makedirs(self.root / sub)
             except OSError as exc:
                 raise _media_error(exc, f"cannot prepare {self.root}") from exc
+            self._check_folders()  # made by us, or raced in: check again
 
     def _dir(self, kind: str) -> Path:
         return self.root / kind
+
+    def _check_folders(self) -> None:
+        """Refuse a layout whose folders are links (or not folders): a planted link to
+        someone's home would make export write there and reset its times."""
+        for d in (self.root.parent, self.root, *(self.root / k for k in
+                                                 ("packets", "receipts", "tmp"))):
+            try:
+                st = self.fs.lstat(d)
+            except FileNotFoundError:
+                continue
+            except OSError as exc:
+                raise _media_error(exc, f"cannot examine {d}") from exc
+            if stat.S_ISLNK(st.st_mode):
+                raise DriveError(f"{d.relative_to(self.mount)} on the drive is a symbolic link; "
+                                 "refused", hints=("a stick is never written through links: "
+                                                   "remove the link",))
+            if not stat.S_ISDIR(st.st_mode):
+                raise DriveError(f"{d.relative_to(self.mount)} on the drive is not a folder; "
+                                 "refused")
 
     # --- writing ---------------------------------------------------------------------
 
@@ -167,7 +244,7 @@ class Drive:
     def _verify(self, path: Path, name: str, size: int) -> bool:
         try:
             data = self.fs.read(path, MAX_FILE + 1)
-        except OSError:
+        except (OSError, DriveError):
             return False
         return len(data) == size and hashlib.sha256(data).hexdigest() + path.suffix == name
 
@@ -190,23 +267,55 @@ class Drive:
         return [d / n for n in names if _valid_name(n, suffix)]
 
     def read(self, path: Path) -> bytes:
-        """Read a file and check it hashes to its name (a partial file never does)."""
+        """Read a regular file and check it hashes to its name (a partial file never does).
+
+        Links, device nodes and FIFOs are refused without being followed or read; the
+        size is bounded before reading; a file above ONE_PASS bytes is hashed while
+        streaming and kept only if the hash matches."""
         try:
-            size = self.fs.size(path)
-            if size > MAX_FILE:
-                raise MediaError(f"{path.name} is too large to be a packet")
-            data = self.fs.read(path)
+            st = self.fs.lstat(path)
+            if stat.S_ISLNK(st.st_mode):
+                raise DriveError(f"{path.name} is a symbolic link; refused")
+            if not stat.S_ISREG(st.st_mode):
+                raise DriveError(f"{path.name} is not a regular file; refused")
+            if st.st_size > MAX_FILE:
+                raise DriveError(f"{path.name} is too large to be a packet "
+                                 f"({st.st_size} bytes, at most {MAX_FILE})")
+            if st.st_size > ONE_PASS:
+                digest, n = self.fs.sha256(path, MAX_FILE)
+                if digest != path.name.split(".")[0] or n > MAX_FILE:
+                    raise PayloadError(f"{path.name} is damaged or incomplete (content does "
+                                       "not match its name)")
+            data = self.fs.read(path, MAX_FILE + 1)
         except OSError as exc:
             raise _media_error(exc, f"cannot read {path.name}") from exc
+        if len(data) > MAX_FILE:
+            raise DriveError(f"{path.name} grew beyond {MAX_FILE} bytes while read; refused")
         if hashlib.sha256(data).hexdigest() != path.name.split(".")[0]:
-            from sneakersync.errors import PayloadError
-
             raise PayloadError(f"{path.name} is damaged or incomplete (content does not match "
                                "its name)")
         return data
 
+    def stamp(self, path: Path) -> str | None:
+        """What identifies this very file cheaply (size, time, inode), to remember a
+        refusal without reading the file again; None if it cannot be examined."""
+        try:
+            st = self.fs.lstat(path)
+        except OSError:
+            return None
+        return f"{st.st_size}:{st.st_mtime_ns}:{st.st_ino}:{st.st_mode}"
+
     def packets(self) -> Iterator[Path]:
-        return iter(self.entries("packets", ".pkt"))
+        """Packet files in name order, made into paths one at a time (a stick flooded with
+        a million names costs their strings, not a million path objects)."""
+        d = self._dir("packets")
+        try:
+            names = sorted(n for n in self.fs.listdir(d) if _valid_name(n, ".pkt"))
+        except FileNotFoundError:
+            return iter(())
+        except OSError as exc:
+            raise _media_error(exc, f"cannot list {d}") from exc
+        return (d / n for n in names)
 
     def receipts(self) -> Iterator[Path]:
         return iter(self.entries("receipts", ".rcpt"))

@@ -298,6 +298,17 @@ class ImportReport:
     rejected: list[dict[str, str]] = field(default_factory=list)
     held: list[dict[str, str]] = field(default_factory=list)
     arrived: list[dict[str, Any]] = field(default_factory=list)  # per packet applied: sender, changes
+    rejected_more: int = 0  # rejections beyond the first MAX_LISTED (counted, not listed)
+    refused_before: int = 0  # files skipped unread: refused by an earlier import
+    left_for_later: int = 0  # files not examined: over this import's work budget
+
+    MAX_LISTED = 100
+
+    def reject(self, name: str, err: SneakersyncError) -> None:
+        if len(self.rejected) < self.MAX_LISTED:
+            self.rejected.append({"file": name, "error": f"{err.layer}: {err}"})
+        else:
+            self.rejected_more += 1
 
     def as_json(self) -> dict[str, Any]:
         return {"packets": self.packets, "imported": self.imported,
@@ -305,7 +316,9 @@ class ImportReport:
                 "quarantined": self.quarantined, "changes_applied": self.changes_applied,
                 "conflicts": self.conflicts, "open_conflicts": self.open_conflicts,
                 "revocations": self.revocations, "stick_cleaned": self.stick_cleaned,
-                "rejected": self.rejected, "quarantine": self.held, "arrived": self.arrived}
+                "rejected": self.rejected, "rejected_more": self.rejected_more, "refused_before": self.refused_before,
+                "left_for_later": self.left_for_later,
+                "quarantine": self.held, "arrived": self.arrived}
 
 
 class Quarantine(Exception):
@@ -315,6 +328,11 @@ class Quarantine(Exception):
         super().__init__(reason)
         self.sender = sender
         self.reason = reason
+
+
+# failures that depend on the packet's bytes alone (not on peers or keys this device may
+# learn later): the same file is refused again without being decrypted
+_BYTES_ALONE = frozenset({"header", "hmac", "payload", "envelope"})
 
 
 def seen_status(store: Store, pid: str) -> str | None:
@@ -375,7 +393,10 @@ def import_packet(home: Home, store: Store, data: bytes, report: ImportReport, *
         report.held.append({"file": name or pid, "sender": q.sender, "reason": q.reason})
         return "quarantined"
     except SneakersyncError as err:
-        report.rejected.append({"file": name or pid, "error": f"{err.layer}: {err}"})
+        report.reject(name or pid, err)
+        if err.layer in _BYTES_ALONE:
+            with store.transaction():
+                mark(store, pid, "rejected", detail=f"{err.layer}: {err}")
         return "rejected"
     return result
 

@@ -6,6 +6,7 @@ The drop is any :class:`~sneakersync.sync.medium.DeadDrop` (the drive folder in
 
 from __future__ import annotations
 
+import stat
 from typing import Any
 
 from sneakersync.wire import age
@@ -13,12 +14,15 @@ from sneakersync.wire import packet
 from sneakersync.wire import body as body_mod
 from sneakersync.store import peers as peers_mod
 from sneakersync.wire.identity import decode_card
-from sneakersync.errors import FormatError, NotFoundError, SneakersyncError, UsageError
+from sneakersync.errors import (FormatError, NotFoundError, PayloadError, SneakersyncError,
+                                UsageError)
 from sneakersync.store.home import Home
 from sneakersync.store.records import Store
 from sneakersync.sync.engine import (ImportReport, build_exports, ensure_held_table, import_packet,
                                      seen_status)
 from sneakersync.sync.medium import DeadDrop
+
+MIN_PACKET = 256  # no age file holding a 185-byte envelope is smaller (drive-layout-v1 3)
 
 
 def fingerprint(packet_id: str) -> str:
@@ -71,28 +75,81 @@ def _clean(store: Store, drive: DeadDrop) -> int:
     return clean_stick(store, drive)
 
 
+MAX_READS = 20_000  # files opened and read per import; the rest wait for the next one
+MAX_READ_BYTES = 8 << 30
+
+
+def _tiny(stamp: str) -> bool:
+    size, _, _, mode = stamp.split(":")
+    return stat.S_ISREG(int(mode)) and int(size) < MIN_PACKET
+
+
+def ensure_refusal_table(store: Store) -> None:
+    store.conn.execute("CREATE TABLE IF NOT EXISTS drop_refusals (name TEXT PRIMARY KEY,"
+                       " stamp TEXT NOT NULL, error TEXT NOT NULL, at INTEGER NOT NULL)")
+
+
 def import_from(home: Home, store: Store, drive: DeadDrop, **kw: Any) -> ImportReport:
-    """Apply every packet on the drop that is for this device, then pick up its receipts."""
+    """Apply every packet on the drop that is for this device, then pick up its receipts.
+
+    The work per import is bounded: files refused before (same name, size, time and
+    inode) are skipped unread, packets settled before are skipped by name, files too
+    small to be a packet cost one ``lstat``, and at most MAX_READS files (MAX_READ_BYTES)
+    are read; what is left is counted and read by the next import."""
     from sneakersync.sync.receipts import ReportWithReceipts, import_receipts
+    from sneakersync.store.records import now_ms
 
     report = ReportWithReceipts()
+    ensure_refusal_table(store)
+    settled = {pid: st for pid, st in store.conn.execute(
+        "SELECT packet_id, status FROM packets WHERE status IN "
+        "('imported', 'duplicate', 'not_for_me', 'rejected')")}
+    refused = dict(store.conn.execute("SELECT name, stamp FROM drop_refusals"))
+    stamp_of = getattr(drive, "stamp", None)
+    reads = read_bytes = 0
+    refusals: list[tuple[str, str, str, int]] = []
     for path in drive.packets():
         # a file is named by the hash of its bytes: one already settled here is not read again
-        status = seen_status(store, path.name.split(".")[0])
-        if status in ("imported", "duplicate", "not_for_me"):
+        status = settled.get(path.name.split(".")[0])
+        if status is not None:
             report.packets += 1
             if status == "not_for_me":
                 report.not_for_me += 1
+            elif status == "rejected":
+                report.refused_before += 1
             else:
                 report.duplicates += 1
             continue
+        stamp = stamp_of(path) if stamp_of is not None else None
+        if stamp is not None and refused.get(path.name) == stamp:
+            report.refused_before += 1
+            continue
+        report.packets += 1
+        if stamp is not None and _tiny(stamp):
+            # one lstat: too small to be a packet, not worth opening nor remembering
+            report.reject(path.name, PayloadError(f"{path.name} is too small to be a packet"))
+            continue
+        if reads >= MAX_READS or read_bytes >= MAX_READ_BYTES:
+            report.packets -= 1
+            report.left_for_later += 1
+            continue
+        reads += 1
         try:
             data = drive.read(path)
         except SneakersyncError as err:
-            report.packets += 1
-            report.rejected.append({"file": path.name, "error": f"{err.layer}: {err}"})
+            report.reject(path.name, err)
+            if stamp is not None and err.layer in ("payload", "drive"):
+                refusals.append((path.name, stamp, f"{err.layer}: {err}", now_ms()))
             continue
+        read_bytes += len(data)
+        report.packets -= 1  # import_packet counts it
         import_packet(home, store, data, report, name=path.name, **kw)
+    if refusals:
+        with store.transaction():
+            store.conn.executemany(
+                "INSERT INTO drop_refusals(name, stamp, error, at) VALUES(?,?,?,?) "
+                "ON CONFLICT(name) DO UPDATE SET stamp=excluded.stamp, "
+                "error=excluded.error, at=excluded.at", refusals)
     report.receipt_detail = import_receipts(home, store, drive)  # receipts from the server
     report.receipts = report.receipt_detail["receipts"]
     report.stick_cleaned = _clean(store, drive)  # packets every recipient confirmed

@@ -231,8 +231,13 @@ def compact_seen(store: Store, now: int, keep_days: int = SEEN_KEEP_DAYS) -> int
     with store.transaction():
         cur = store.conn.execute(
             "DELETE FROM packets WHERE at < ? AND status IN ('imported', 'duplicate', "
-            "'not_for_me')", (now - keep_days * DAY_MS,))
-    return int(cur.rowcount or 0)
+            "'not_for_me', 'rejected')", (now - keep_days * DAY_MS,))
+        n = int(cur.rowcount or 0)
+        if store.conn.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND "
+                              "name='drop_refusals'").fetchone():
+            n += int(store.conn.execute("DELETE FROM drop_refusals WHERE at < ?",
+                                        (now - keep_days * DAY_MS,)).rowcount or 0)
+    return n
 
 
 def _late_stubs(store: Store, covered: dict[str, Ranges], needs: _Needs
