@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import json
+import os
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -134,11 +135,25 @@ def test_drive_vector(case: dict[str, object], tmp_path: Path) -> None:
     kind, name, expect = str(case["dir"]), str(case["name"]), str(case["expect"])
     suffix = ".rcpt" if kind == "receipts" else ".pkt"
     assert _valid_name(name, suffix) == (expect != "ignored")
-    if case["content"] is None:  # not a plain name: it can never appear in a listing
+    ftype = str(case.get("type", "file"))
+    if case["content"] is None and ftype == "file":  # not a plain name: never listed
         assert "/" in name
         return
     drive = Drive(tmp_path, create=True)
-    (drive.root / kind / name).write_bytes(bytes.fromhex(str(case["content"])))
+    target = drive.root / kind / name
+    if ftype == "file":
+        target.write_bytes(bytes.fromhex(str(case["content"])))
+    elif ftype == "symlink":
+        elsewhere = tmp_path / "elsewhere"
+        elsewhere.write_bytes(bytes.fromhex(str(case["content"])))
+        target.symlink_to(elsewhere)
+    elif ftype == "symlink-dev-zero":
+        target.symlink_to("/dev/zero")
+    elif ftype == "fifo":
+        os.mkfifo(target)
+    else:
+        assert ftype == "folder"
+        target.mkdir()
     listed = drive.entries(kind, suffix) if kind != "tmp" else []
     if expect == "ignored":
         assert [p.name for p in listed] == []

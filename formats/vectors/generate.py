@@ -197,6 +197,13 @@ def change(origin: str, c: int, coll: str = "sites", rid: str = "site-1", op: st
                             "v": vv or {}})
 
 
+def _nested(depth: int) -> Any:
+    out: Any = []
+    for _ in range(depth - 1):
+        out = [out]
+    return out
+
+
 def segment(origin: str, lines: dict[int, bytes], include: list[int] | None = None,
             signer: DeviceKeys | None = None) -> B.Segment:
     """Segment over counters min..max of ``lines``, carrying ``include`` (default: all)."""
@@ -638,6 +645,11 @@ def build_packets() -> list[Vector]:  # noqa: C901 (a flat list of cases reads b
     V.add("body-zstd-trailing-garbage", "body", "three stray bytes follow the zstd frame",
           raw_packet(ALICE, [BOB], "trailing", compress(body3) + b"\x28\xb5\x2f",
                      body_len=len(body3)))
+    small = compress(body3)
+    V.add("envelope-body-ratio-dishonest", "envelope", "the signed body length is one more "
+          "than 65536 + 1024 * C: more than C compressed bytes can honestly hold (refused "
+          "before the signature is even checked)",
+          raw_packet(ALICE, [BOB], "ratio", small, body_len=65536 + 1024 * len(small) + 1))
     V.add("body-over-reader-limit", "body", "the reader's limit (max-body 500) is below the "
           "signed body length", seal(ALICE, [BOB], body3, "limit"), max_body=500)
 
@@ -670,6 +682,21 @@ def build_packets() -> list[Vector]:  # noqa: C901 (a flat list of cases reads b
              with_meta(body3, lambda m: m.update(manifest={did("alice"): [[0, 3]]})))
     bad_body("body-to-not-strings", "meta 'to' holds a number",
              with_meta(body3, lambda m: m.update(to=[did("bob"), 7])))
+    bad_body("body-to-not-id", "meta 'to' holds a string that is not a device id",
+             with_meta(body3, lambda m: m.update(to=[did("bob"), "carol"])))
+    bad_body("body-to-empty", "meta 'to' is empty",
+             with_meta(body3, lambda m: m.update(to=[])))
+    bad_body("body-created-huge", "meta 'created' is 2^62 (beyond the largest time)",
+             with_meta(body3, lambda m: m.update(created=1 << 62)))
+    bad_body("body-created-negative", "meta 'created' is -1",
+             with_meta(body3, lambda m: m.update(created=-1)))
+    bad_body("body-origins-key-not-id", "an 'origins' key that is not a device id",
+             with_meta(body3, lambda m: m["origins"].update({"alice": card("alice")})))
+    bad_body("body-manifest-key-not-id", "a 'manifest' key that is not a device id",
+             with_meta(body3, lambda m: m["manifest"].update({"alice": [[1, 3]]})))
+    for key in ("type", "v", "sender", "created", "to", "origins", "extra", "segments"):
+        bad_body(f"body-missing-{key}", f"meta has no {key!r} (every meta key is required)",
+                 with_meta(body3, lambda m, key=key: m.pop(key)))
     bad_body("body-segment-zero-count", "a segment with n = 0",
              with_meta(body3, lambda m: m["segments"][0].update(n=0)))
     bad_body("body-segment-reversed-range", "a segment with f > l",
@@ -733,6 +760,28 @@ def build_packets() -> list[Vector]:  # noqa: C901 (a flat list of cases reads b
         ("change-not-utf8", "invalid UTF-8 in a string",
          good.replace(b"well 2", b"well \xff")),
         ("change-not-json", "the change line is not JSON", b"{\"c\":2,"),
+        ("change-time-huge", "'t' is 10^20 (beyond the largest time, 253402300799999)",
+         change("alice", 2, t=10 ** 20)),
+        ("change-time-2-62", "'t' is 2^62", change("alice", 2, t=1 << 62)),
+        ("change-time-past-max", "'t' is one above the largest time",
+         change("alice", 2, t=253_402_300_800_000)),
+        ("change-time-negative", "'t' is -1", change("alice", 2, t=-1)),
+        ("change-vv-key-not-id", "a version-vector key that is not a device id",
+         change("alice", 2, vv={"erin": 1})),
+        ("change-vv-key-uppercase", "a version-vector key in upper case",
+         change("alice", 2, vv={did("erin").upper(): 1})),
+        ("change-vv-huge", "a version-vector entry of 2^53 (one above MAX_COUNTER)",
+         change("alice", 2, vv={did("erin"): 1 << 53})),
+        ("change-data-too-deep", "record data nested 65 levels deep",
+         change("alice", 2, data={"x": _nested(64)})),
+        ("change-data-int-huge", "an integer in record data beyond 2^53 - 1",
+         change("alice", 2, data={"n": 1 << 53})),
+        ("change-data-int-negative-huge", "an integer in record data below -(2^53 - 1)",
+         change("alice", 2, data={"n": -(1 << 53)})),
+        ("change-data-float-overflow", "1e400 in record data (not a finite double)",
+         change("alice", 2, data={"n": 1.5}).replace(b"1.5", b"1e400")),
+        ("change-lone-surrogate", "a lone surrogate written as \\ud800 in record data",
+         change("alice", 2, data={"n": "x"}).replace(b'"x"', b'"\\ud800"')),
     ]
     for name, comment, raw in cases:
         bad_body("body-" + name, comment + " (the segment is signed over the bad line)",
@@ -971,6 +1020,18 @@ def build_drive() -> list[dict[str, Any]]:
          "comment": "receipts follow the same rule with suffix .rcpt"},
         {"dir": "receipts", "name": f"{h}.pkt", "content": good.hex(), "expect": "ignored",
          "comment": "a packet suffix in the receipts folder"},
+        # special files: "type" says what the name is (default: a regular file)
+        {"dir": "packets", "name": f"{h}.pkt", "content": good.hex(), "type": "symlink",
+         "expect": "drive", "comment": "a symbolic link (to a file holding the right "
+         "content, elsewhere): never followed"},
+        {"dir": "packets", "name": f"{h}.pkt", "content": None, "type": "symlink-dev-zero",
+         "expect": "drive", "comment": "a symbolic link to /dev/zero: never followed"},
+        {"dir": "packets", "name": f"{h}.pkt", "content": None, "type": "fifo",
+         "expect": "drive", "comment": "a FIFO: refused without blocking"},
+        {"dir": "packets", "name": f"{h}.pkt", "content": None, "type": "folder",
+         "expect": "drive", "comment": "a folder with a packet's name"},
+        {"dir": "receipts", "name": f"{h}.rcpt", "content": None, "type": "fifo",
+         "expect": "drive", "comment": "receipts: a FIFO is refused the same way"},
     ]
     return cases
 
