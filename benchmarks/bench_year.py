@@ -7,8 +7,10 @@ within 1.5x of day 30, with live data held constant.
 Three devices share one USB stick (a folder). Each day every device, in turn,
 imports what is on the stick, makes 20 new records, edits 50 and deletes 20 (so
 the live set stays constant), and exports for the others. Every 30 days each
-device runs compaction (``sneakersync.sync.compact.compact``) and forgets old seen
-packets, as ``prune`` does. Import and export clean the stick themselves.
+device runs compaction (``sneakersync.sync.compact.compact``) and forgets seen
+packets settled over 90 days ago, as ``prune`` does (every 5 days by default, so day
+30, 180 and 365 are all compaction days; the store's wall-clock stamps are moved to
+the simulated day). Import and export clean the stick themselves.
 Times are wall clock on a shared, loaded machine: compare days within one run.
 """
 
@@ -58,7 +60,8 @@ def main() -> None:
     ap.add_argument("--devices", type=int, default=3)
     ap.add_argument("--new", type=int, default=20)
     ap.add_argument("--edits", type=int, default=50)
-    ap.add_argument("--every", type=int, default=30, help="compaction period, days")
+    ap.add_argument("--every", type=int, default=5, help="compaction period, days")
+    ap.add_argument("--keep", action="store_true", help="keep the folder (print its path)")
     args = ap.parse_args()
     rnd = random.Random(15)
     tmp = Path(tempfile.mkdtemp(prefix="snk-bench-year-"))
@@ -97,10 +100,13 @@ def main() -> None:
                 t0 = time.perf_counter()
                 export_to_drive(h, s, usb, [])
                 t_exp += time.perf_counter() - t0
+            for s in stores:  # the store stamps wall-clock times: move them to the simulated day
+                for t in ("packets", "carried"):
+                    s.conn.execute(f"UPDATE {t} SET at=? WHERE at>?", (now, start + (args.days + 1) * DAY_MS))
             if day % args.every == 0:
                 for s in stores:
                     compact(s)
-                    compact_seen(s, now + 400 * DAY_MS)  # the packets table: as prune does
+                    compact_seen(s, now)  # forget packets settled over 90 days ago, as prune does
             if day in marks:
                 s0 = stores[0]
                 s0.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # the file, not the WAL
@@ -124,7 +130,10 @@ def main() -> None:
         for s in stores:
             s.close()
     finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        if args.keep:
+            print("kept", tmp)
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -169,11 +169,16 @@ def fold_stubs(store: Store) -> int:
 
 
 def _append_hashes(store: Store, origin: str, lo: int, blob: bytes) -> None:
-    prev = store.conn.execute("SELECT lo, hashes FROM hashlog WHERE origin=? AND lo<? "
+    prev = store.conn.execute("SELECT lo, hashes FROM hashlog WHERE origin=? AND lo<=? "
                               "ORDER BY lo DESC LIMIT 1", (origin, lo)).fetchone()
     if prev is not None:
         plo, pblob = int(prev[0]), bytes(prev[1])
         end = plo + len(pblob) // 32  # first counter after the previous run
+        if end > lo:  # already there (a bridged gap): keep only what is new
+            blob = blob[(end - lo) * 32:]
+            lo = end
+            if not blob:
+                return
         gap = b""
         if end < lo and lo - end <= HASHES_PER_ROW:
             # counters in between are still in the change log: repeat their hashes here so
