@@ -119,3 +119,84 @@ def test_keep_one_version_whole(ui: UI) -> None:
     assert "kept version" in ui.b.text(".flash")
     assert [r for r, _ in a.store.rows("notes")] == []
     assert a.store.conflicts() == []
+
+
+def _wait_job(ui: UI) -> str:
+    ui.b.wait("['done', 'failed'].includes(document.querySelector('[data-job]').dataset.state)",
+              "the exchange to finish")
+    assert ui.b.eval("document.querySelector('[data-job]').dataset.state") == "done", \
+        ui.b.text("main")
+    return ui.b.text("#report")
+
+
+def test_sync_through_a_stick(ui: UI) -> None:
+    from sneakersync.media.drive import export_to_drive, import_from_drive
+
+    a, j = ui.amina, ui.juma
+    stick = ui.work / "stick"
+    stick.mkdir()
+    a.store.write_many("households", [(f"hh-{i}", {"head": f"Head {i}"}) for i in range(25)])
+    ui.go("/sync")
+    assert "Juma tablet" in ui.b.text("#whom")
+    ui.b.fill("#drive", str(stick))
+    ui.shot("sync")
+    ui.b.click("#export")
+    report = _wait_job(ui)
+    assert "Wrote 1 packet for Juma tablet" in report, report
+    ui.shot("sync-report")
+    # Juma's device reads the stick, edits, writes back
+    rep = import_from_drive(j.home, j.store, stick)
+    assert rep.imported == 1 and j.store.get("households", "hh-3").data == {"head": "Head 3"}
+    j.store.put("households", {"head": "Head 3", "size": 5}, "hh-3")
+    j.store.put("households", {"head": "New family"}, "hh-99")
+    export_to_drive(j.home, j.store, stick, [])
+    # Amina reads it in the browser: the stick folder is remembered
+    ui.go("/sync")
+    assert ui.b.eval("document.querySelector('#drive').value") == str(stick)
+    ui.b.click("#import")
+    report = _wait_job(ui)
+    assert "From Juma tablet: 1 packet, 2 changes applied." in report, report
+    assert "1 packet had already arrived before" in report or "were for other devices" in report
+    assert a.store.get("households", "hh-99").data == {"head": "New family"}
+
+
+def test_a_missing_stick_is_one_clear_message(ui: UI) -> None:
+    ui.go("/sync")
+    ui.b.fill("#drive", str(ui.work / "no-such-stick"))
+    ui.b.click("#import")
+    assert "does not exist" in ui.b.text(".flash.error")
+    assert "plugged in" in ui.b.text(".flash.error")
+
+
+def test_send_by_qr_full_screen_and_read_it_off_the_screen(ui: UI) -> None:
+    """The player draws real QR frames: read them off screenshots into Juma's device."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    from sneakersync.media.qr.decoders import ZxingDecoder
+    from sneakersync.media.qr.receiver import Receiver
+
+    a, j = ui.amina, ui.juma
+    a.store.put("visits", {"where": "Kibera", "n": 1}, "v1")
+    ui.go("/qr")
+    ui.b.click("#send")
+    assert "/qr/show?id=" in ui.b.url()
+    ui.b.wait("document.querySelector('#fr').textContent.includes('/')", "the player to start")
+    ui.b.click("#play", navigates=False)  # pause, then step frame by frame
+    ui.shot("qr-send")
+    rx, dec, got = Receiver(), ZxingDecoder(thorough=True), []
+    for _ in range(60):
+        png = ui.b.send("Page.captureScreenshot", {"format": "png"})["data"]
+        import base64
+
+        img = np.asarray(Image.open(io.BytesIO(base64.b64decode(png))).convert("L"))
+        _, done = rx.feed_capture(dec.decode(img))
+        got += done
+        if got:
+            break
+        ui.b.click("#next", navigates=False)
+    assert got, "no packet could be read off the player"
+    rep = recv(j, got[0].packet)
+    assert rep.imported == 1 and j.store.get("visits", "v1").data == {"where": "Kibera", "n": 1}

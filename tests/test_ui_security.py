@@ -144,6 +144,9 @@ def test_redirect_after_a_form_stays_on_this_site(tmp_path: Path) -> None:
         r = c.post("/records/new", data={"csrf": s.csrf, "collection": "_bad", "back": back},
                    headers=ORIGIN)
         assert r.status_code == 303 and r.headers["location"].startswith("/records"), back
+    r = c.post("/records/new", data={"csrf": s.csrf, "collection": "_bad"},
+               headers=dict(ORIGIN, referer="http://evil.example/x"))
+    assert r.headers["location"] == "/records/new"
 
 
 def test_csp_and_headers_on_every_response_and_no_inline_script(tmp_path: Path) -> None:

@@ -102,12 +102,21 @@ def page(fn: PageFn, *, needs_device: bool = True) -> Callable[[Request], Any]:
     return endpoint
 
 
+def _came_from(request: Request) -> str:
+    """The page the form was on (same-origin Referer), else the form's own address."""
+    from urllib.parse import urlsplit
+
+    ref = urlsplit(request.headers.get("referer", ""))
+    if ref.netloc and ref.netloc == request.headers.get("host") and ref.path:
+        return ref.path + (f"?{ref.query}" if ref.query else "")
+    return request.url.path + (f"?{request.url.query}" if request.url.query else "")
+
+
 def action(fn: ActionFn, *, needs_device: bool = True) -> Callable[[Request], Any]:
     async def endpoint(request: Request) -> Response:
         s: Session = request.app.state.session
         form = parse_form(await request.body())
-        here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        back = safe_back(form.get("back"), here)
+        back = safe_back(form.get("back"), _came_from(request))
         if needs_device and not s.has_device():
             return RedirectResponse("/setup", status_code=303)
         if needs_device and await run_in_threadpool(s.locked):
