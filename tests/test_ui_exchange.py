@@ -200,3 +200,36 @@ def test_send_by_qr_full_screen_and_read_it_off_the_screen(ui: UI) -> None:
     assert got, "no packet could be read off the player"
     rep = recv(j, got[0].packet)
     assert rep.imported == 1 and j.store.get("visits", "v1").data == {"where": "Kibera", "n": 1}
+
+
+def test_status_receipts_and_prune_after_a_confirmation(ui: UI) -> None:
+    from server_support import Server
+
+    from sneakersync.media.drive import export_to_drive, import_from_drive
+    from sneakersync.server.setup import use_server
+    from sneakersync.sync.prune import set_retention
+
+    a = ui.amina
+    srv = Server(ui.work / "server")
+    try:
+        use_server(a.store, srv.home.card.encode())
+        srv.enroll(a)
+        stick = ui.work / "stick-status"
+        stick.mkdir()
+        a.store.write_many("deliveries", [(f"d{i}", {"i": i}) for i in range(12)])
+        set_retention(a.store, "deliveries", "after-receipt")
+        export_to_drive(a.home, a.store, stick, [])
+        srv.ingest(stick)
+        import_from_drive(a.home, a.store, stick)  # picks up the receipt
+    finally:
+        srv.close()
+    ui.go("/status")
+    assert "Office server: receipt #" in ui.b.text("#receipts")
+    assert "12 delivered records could be deleted" in ui.b.text("#prune-plan")
+    ui.shot("status")
+    ui.b.click("#prune")
+    assert "never syncs" in ui.b.text("main")
+    assert len(list(a.store.rows("deliveries"))) == 12  # nothing before the confirmation
+    ui.b.click("#confirm")
+    assert "Deleted the local copy of 12" in ui.b.text(".flash")
+    assert list(a.store.rows("deliveries")) == []

@@ -155,7 +155,16 @@ def test_csp_and_headers_on_every_response_and_no_inline_script(tmp_path: Path) 
     with s.store() as st:
         st.put("c", {"a": 1}, "r1")
     pages = ["/records", "/records/c", "/records/c/new", "/records/c/record?id=r1",
-             "/records/c/delete?id=r1", "/people", "/people/scan", "/conflicts"]
+             "/records/c/delete?id=r1", "/people", "/people/scan", "/conflicts", "/sync",
+             "/qr", "/qr/receive", "/status"]
+    other = home_mod.create(tmp_path / "other", "Juma")
+    with s.store() as st:
+        from sneakersync.store import peers
+
+        peers.add(st, other.card.encode())
+    r = c.post("/qr/send", data={"csrf": s.csrf, f"to.{other.device_id}": "yes"}, headers=ORIGIN)
+    assert r.headers["location"].startswith("/qr/show?id=")
+    pages.append(r.headers["location"])
     for path in pages + ["/nowhere"]:
         r = c.get(path)
         assert r.headers["content-security-policy"] == CSP
@@ -165,7 +174,10 @@ def test_csp_and_headers_on_every_response_and_no_inline_script(tmp_path: Path) 
         if path in pages:
             assert r.status_code == 200, path
             for tag in re.findall(r"<script\b[^>]*>", r.text):
-                assert 'src="/static/' in tag, (path, tag)
+                assert 'src="/' in tag or 'type="application/json"' in tag, (path, tag)
+            for block in re.findall(r'<script type="application/json"[^>]*>(.*?)</script>',
+                                    r.text, re.S):
+                assert "<" not in block  # a data block cannot close itself early
             assert not re.search(r"\son[a-z]+\s*=", r.text), path  # no inline handlers
             assert "style=" not in r.text, path
     assert c.get("/open?token=x").headers["content-security-policy"] == CSP

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Callable
 
 import click
@@ -38,7 +37,7 @@ def ui(c: Ctx, listen: str, port: int, no_browser: bool) -> None:
 
     Example: sneakersync ui
     """
-    from sneakersync.ui.run import LOOPBACK, open_browser, start
+    from sneakersync.ui.run import LOOPBACK, open_browser, serve_until_interrupted, start
     from sneakersync.ui.session import Session
 
     if listen not in LOOPBACK:
@@ -50,11 +49,4 @@ def ui(c: Ctx, listen: str, port: int, no_browser: bool) -> None:
     click.echo(f"open: {running.url}")
     if not no_browser:
         open_browser(running.url, c.say)
-    try:
-        while running.thread.is_alive():
-            time.sleep(0.5)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        running.stop()
-        c.say("stopped; the link no longer works")
+    serve_until_interrupted([running], c.say)

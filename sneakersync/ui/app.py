@@ -18,14 +18,16 @@ def build_app(session: Session) -> Starlette:
     """The UI for one device home; wrap nothing around it: the guard is already inside."""
     from importlib import resources
 
-    from sneakersync.ui import pages_conflicts, pages_people, pages_qr, pages_records, pages_sync
+    from sneakersync.ui import (pages_conflicts, pages_people, pages_qr, pages_records,
+                                pages_status, pages_sync)
 
     routes: list[Any] = [
         Route("/", page(lambda s, r: RedirectResponse("/records", status_code=303))),
         Mount("/static", app=StaticFiles(directory=str(resources.files("sneakersync.ui") / "static")),
               name="static"),
     ]
-    for mod in (pages_records, pages_people, pages_sync, pages_qr, pages_conflicts):
+    for mod in (pages_records, pages_people, pages_sync, pages_qr, pages_conflicts,
+                pages_status):
         routes += mod.routes()
     app = Starlette(routes=routes)
     app.state.session = session

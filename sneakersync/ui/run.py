@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import socket
 import threading
+import time
 import webbrowser
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from sneakersync.errors import UsageError, missing_extra
+from sneakersync.errors import SneakersyncError, UsageError, missing_extra
 from sneakersync.ui.session import Session
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -80,3 +82,32 @@ def open_browser(url: str, say: Callable[[str], None]) -> None:
         opened = False
     if not opened:
         say("no browser could be opened here: open the link above yourself")
+
+
+def device_homes(root: Path) -> list[Path]:
+    """The device homes directly inside ``root`` (a demo's folder), servers left out."""
+    from sneakersync.store import home as home_mod
+    from sneakersync.wire.identity import KIND_SERVER
+
+    out = []
+    for p in sorted(root.iterdir()):
+        if (p / "device.json").exists():
+            try:
+                if home_mod.load(p).kind != KIND_SERVER:
+                    out.append(p)
+            except SneakersyncError:
+                continue
+    return out
+
+
+def serve_until_interrupted(running: list[Running], say: Callable[[str], None]) -> None:
+    """Block until Ctrl-C (or every server stopped), then stop them all."""
+    try:
+        while any(r.thread.is_alive() for r in running):
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for r in running:
+            r.stop()
+        say("stopped; the links no longer work")
