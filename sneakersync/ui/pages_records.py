@@ -15,7 +15,7 @@ from sneakersync.store.records import check_collection, check_rid
 from sneakersync.ui.web import action, page
 from sneakersync.ui.session import Session
 
-PAGE_SIZE = 50
+PAGE_SIZE = 25
 KINDS = ("string", "integer", "number", "boolean", "json")
 
 

@@ -1,0 +1,93 @@
+"""``sneakersync demo --ui``: the demo's devices served in the browser, in a real process.
+
+Also walks the main pages of a device with the demo's data in headless Chromium and
+saves their screenshots (``SNEAKERSYNC_UI_SHOTS=docs/ui`` refreshes the README's).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Iterator
+
+import httpx
+import pytest
+
+from conftest import REPO
+from ui_browser import Browser, need_chromium
+
+pytest.importorskip("jinja2")
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[dict[str, str], Path]]:
+    work = tmp_path_factory.mktemp("demo")
+    proc = subprocess.Popen([sys.executable, "-m", "sneakersync", "demo", "--fast", "--ui",
+                             "--no-browser", "--dir", str(work / "d")], cwd=REPO,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    links: dict[str, str] = {}
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        if "/open?token=" in line:
+            name, url = line.split()
+            links[name] = url
+        if line.startswith("Ctrl-C stops them"):
+            break
+    try:
+        assert {"amina", "juma", "office"} <= set(links), links
+        yield links, work
+    finally:
+        proc.send_signal(signal.SIGINT)
+        rest, _ = proc.communicate(timeout=30)
+        assert proc.returncode == 0 and "stopped" in rest
+
+
+def test_each_device_opens_with_its_own_link(demo: tuple[dict[str, str], Path]) -> None:
+    links, _ = demo
+    for name in ("juma", "office"):
+        with httpx.Client(follow_redirects=True) as c:
+            r = c.get(links[name])
+            assert r.status_code == 200 and "Records" in r.text
+            assert r.url.path == "/records"
+            assert c.get(links[name]).status_code == 403  # the link worked once
+
+
+def _shot(b: Browser, shots: Path, name: str) -> None:
+    p = b.screenshot(shots / f"{name}.png", full=False)
+    extra = os.environ.get("SNEAKERSYNC_UI_SHOTS")
+    if extra:
+        Path(extra).mkdir(parents=True, exist_ok=True)
+        shutil.copy(p, Path(extra) / p.name)
+
+
+def test_walk_the_pages_with_the_demo_data(demo: tuple[dict[str, str], Path]) -> None:
+    need_chromium()
+    links, work = demo
+    b = Browser(work)
+    shots = work / "screenshots"
+    try:
+        b.goto(links["amina"])
+        base = links["amina"].split("/open")[0]
+        b.goto(base + "/records")
+        assert "shelters" in b.text("main")
+        _shot(b, shots, "demo-records")
+        b.goto(base + "/records/shelters")
+        assert int(b.eval("document.querySelectorAll('#rows tbody tr').length")) > 0
+        _shot(b, shots, "demo-collection")
+        b.click("#rows tbody tr a")
+        assert b.eval("document.querySelectorAll('#history tbody tr').length") >= 1
+        _shot(b, shots, "demo-record")
+        for page in ("people", "sync", "qr", "conflicts", "status"):
+            b.goto(f"{base}/{page}")
+            assert b.eval("document.querySelector('nav a.active').textContent").lower() == page
+            _shot(b, shots, f"demo-{page}")
+        b.viewport(390, 844, mobile=True)
+        b.goto(base + "/people")
+        assert b.eval("document.documentElement.scrollWidth <= 390")
+        _shot(b, shots, "demo-phone-people")
+    finally:
+        b.close()
