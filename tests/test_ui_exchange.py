@@ -156,7 +156,6 @@ def test_sync_through_a_stick(ui: UI) -> None:
     ui.b.click("#import")
     report = _wait_job(ui)
     assert "From Juma tablet: 1 packet, 2 changes applied." in report, report
-    assert "1 packet had already arrived before" in report or "were for other devices" in report
     assert a.store.get("households", "hh-99").data == {"head": "New family"}
 
 
