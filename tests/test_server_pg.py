@@ -207,3 +207,42 @@ def test_several_workers_need_postgresql(tmp_path: Path, capsys) -> None:
     run(capsys, tmp_path / "s", "server", "init", "--name", "S")
     err = run(capsys, tmp_path / "s", "server", "serve", "--workers", "2", code=2)
     assert "several workers need the PostgreSQL backend" in err
+
+
+@pytest.mark.usefixtures("server_backend")
+def test_receipt_roots_hash_only_what_arrived_since(tmp_path: Path, make_device,
+                                                   monkeypatch) -> None:
+    """The Merkle root of a receipt grows from the kept frontier: the next receipt reads
+    only the new changes' hashes, and its root is the one a full recomputation gives."""
+    from sneakersync.media.drive import export_to_drive
+    from sneakersync.wire import merkle
+    from server_support import setup
+
+    srv, (a, _), stick = setup(tmp_path, make_device)
+    fetched: list[int] = []
+    real = type(srv.sstore).hashes
+
+    def counting(self, origin, ranges):  # type: ignore[no-untyped-def]
+        got = real(self, origin, ranges)
+        fetched.append(len(got))
+        return got
+
+    monkeypatch.setattr(type(srv.sstore), "hashes", counting)
+    total = 0
+    for n in (37, 5, 64, 1):
+        a.store.write_many("c", [(f"r{total + i}", {"i": i}) for i in range(n)])
+        total += n
+        for p in stick.rglob("*.pkt"):
+            p.unlink()
+        export_to_drive(a.home, a.store, stick, ["Office server"])
+        for p in sorted(stick.rglob("*.pkt")):
+            assert ingest_packet(srv.home, srv.sstore, p.read_bytes()).status == "stored"
+        fetched.clear()
+        seq, _ = issue_receipt(srv.home, srv.sstore, a.id)
+        assert seq == total and fetched == [n]  # only the changes since the last receipt
+        full = merkle.root(real(srv.sstore, a.id, [[1, total]]))
+        assert srv.sstore.root(a.id, [[1, total]]) == full
+    # a shorter range than the frontier kept starts over (and is right)
+    assert srv.sstore.root(a.id, [[1, 40]]) == merkle.root(real(srv.sstore, a.id, [[1, 40]]))
+    assert srv.sstore.root(a.id, [[3, 9], [20, 30]]) == merkle.root(
+        real(srv.sstore, a.id, [[3, 9], [20, 30]]))

@@ -286,7 +286,7 @@ def issue_receipt(home: Home, sstore: ServerStore, device_id: str) -> tuple[int,
     last = sstore.last_issued(device_id)
     if last is not None and last[0] == seq:
         return last  # coverage only grows, so the same count is the same receipt
-    covered = {o: codec.Covered(rs, codec.root_of(sstore.hashes(o, rs)))
+    covered = {o: codec.Covered(rs, sstore.root(o, rs))
                for o, rs in sorted(covered_ranges.items())}
     body = codec.ReceiptBody(server=home.device_id, server_key=home.keys.sign_public,
                              device=device_id, covered=covered)

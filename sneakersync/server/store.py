@@ -12,6 +12,8 @@ on PostgreSQL (chosen by ``server init --db postgresql://...``).  Both add the
 - ``srv_issued``: receipts issued per device (seq, exact bytes, file hash), so a
   re-issue is a lookup and superseded receipt files can be removed from drives;
 - ``srv_exports``: what was exported, when, in which format;
+- ``srv_roots``: Merkle frontiers ("peaks") of receipt ranges, so the next receipt's
+  root hashes only the changes stored since, not the whole range again;
 - ``srv_pending``: packets held for the administrator's decision (signer not
   enrolled, or enrolled in quarantine), by signing key; ``refused`` once rejected
   (see :mod:`sneakersync.server.enroll`).
@@ -29,6 +31,7 @@ import json
 from typing import Any, Callable, ContextManager, Iterable, Iterator, Protocol
 
 from sneakersync.store.records import Store, now_ms
+from sneakersync.wire import merkle
 from sneakersync.sync.engine import Ranges, held_ranges, peer_knowledge
 
 _SCHEMA = [
@@ -65,8 +68,33 @@ MAX_REJECT_ROWS = 1000  # srv_rejects keeps the newest this many (a neighbour ca
 MIGRATIONS: list[tuple[int, list[str], Callable[[Store], None] | None]] = [
     (1, _SCHEMA, None),
     (2, ["""CREATE INDEX IF NOT EXISTS srv_deliveries_at ON srv_deliveries (at)"""], None),
+    (3, ["""CREATE TABLE IF NOT EXISTS srv_roots (
+            origin TEXT NOT NULL, lo INTEGER NOT NULL, hi INTEGER NOT NULL,
+            peaks BLOB NOT NULL, PRIMARY KEY (origin, lo, hi))"""], None),
 ]
+KEEP_ROOTS = 8  # per (origin, first counter): the newest few Merkle frontiers
 SERVER_SCHEMA = MIGRATIONS[-1][0]
+
+
+Peaks = list[tuple[int, bytes]]  # (leaves under it, subtree hash), left to right
+
+
+def _push_peak(peaks: Peaks, leaf: bytes) -> Peaks:
+    """Append one leaf to an RFC 6962 frontier: equal neighbours merge (a binary counter)."""
+    peaks = peaks + [(1, leaf)]
+    while len(peaks) > 1 and peaks[-1][0] == peaks[-2][0]:
+        (n, left), (_, right) = peaks[-2], peaks[-1]
+        peaks[-2:] = [(2 * n, merkle.node_hash(left, right))]
+    return peaks
+
+
+def _pack_peaks(peaks: Peaks) -> bytes:
+    return b"".join(n.to_bytes(8, "big") + h for n, h in peaks)
+
+
+def _unpack_peaks(raw: bytes) -> Peaks:
+    return [(int.from_bytes(raw[i:i + 8], "big"), raw[i + 8:i + 40])
+            for i in range(0, len(raw), 40)]
 
 
 def migrate(core: Store) -> None:
@@ -103,6 +131,7 @@ class ServerStore(Protocol):
     def held(self, origins: Iterable[str] | None = None) -> dict[str, Ranges]: ...
     def device_knowledge(self, device_id: str) -> dict[str, Ranges]: ...
     def hashes(self, origin: str, ranges: Ranges) -> list[bytes]: ...
+    def root(self, origin: str, ranges: Ranges) -> bytes: ...
     def last_issued(self, device_id: str) -> tuple[int, bytes] | None: ...
     def record_issued(self, device_id: str, seq: int, data: bytes) -> list[str]: ...
     def record_export(self, fmt: str, collection: str | None, records: int,
@@ -248,6 +277,34 @@ class SqliteServerStore:
                 "SELECT hash FROM changes WHERE origin=? AND counter BETWEEN ? AND ? "
                 "ORDER BY counter", (origin, lo, hi)))
         return out
+
+    def root(self, origin: str, ranges: Ranges) -> bytes:
+        """Merkle root over the hashes of ``ranges`` (as ``merkle.root(self.hashes(...))``).
+
+        For one range ``[lo, hi]`` it starts from the frontier kept for the longest
+        ``[lo, h]`` with ``h <= hi`` and hashes in only the changes ``h+1..hi``: a device's
+        next receipt costs what it delivered since, not everything it ever delivered.
+        """
+        if len(ranges) != 1:
+            return merkle.root(self.hashes(origin, ranges))
+        lo, hi = ranges[0]
+        c = self.core.conn
+        row = c.execute("SELECT hi, peaks FROM srv_roots WHERE origin=? AND lo=? AND hi<=? "
+                        "ORDER BY hi DESC LIMIT 1", (origin, lo, hi)).fetchone()
+        done, peaks = (lo - 1, []) if row is None else (int(row[0]), _unpack_peaks(bytes(row[1])))
+        if done < hi:
+            for h in self.hashes(origin, [[done + 1, hi]]):
+                peaks = _push_peak(peaks, h)
+            with self.transaction():
+                c.execute("INSERT INTO srv_roots(origin, lo, hi, peaks) VALUES(?,?,?,?) "
+                          "ON CONFLICT DO NOTHING", (origin, lo, hi, _pack_peaks(peaks)))
+                c.execute("DELETE FROM srv_roots WHERE origin=? AND lo=? AND hi NOT IN (SELECT "
+                          "hi FROM srv_roots WHERE origin=? AND lo=? ORDER BY hi DESC LIMIT ?)",
+                          (origin, lo, origin, lo, KEEP_ROOTS))
+        acc = peaks[-1][1]
+        for _, h in reversed(peaks[:-1]):
+            acc = merkle.node_hash(h, acc)
+        return acc
 
     # --- receipts issued --------------------------------------------------------------
 
