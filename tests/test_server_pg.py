@@ -3,6 +3,7 @@ duplicates from the seen-set, incremental receipts, URLs, several workers."""
 
 from __future__ import annotations
 
+import json
 import threading
 from pathlib import Path
 
@@ -246,3 +247,139 @@ def test_receipt_roots_hash_only_what_arrived_since(tmp_path: Path, make_device,
     assert srv.sstore.root(a.id, [[1, 40]]) == merkle.root(real(srv.sstore, a.id, [[1, 40]]))
     assert srv.sstore.root(a.id, [[3, 9], [20, 30]]) == merkle.root(
         real(srv.sstore, a.id, [[3, 9], [20, 30]]))
+
+
+def test_backup_and_restore_give_back_the_same_server(tmp_path: Path, make_device, capsys,
+                                                      server_backend: str) -> None:
+    """`server backup` while the server is open, then the documented restore (copy the file
+    back / pg_restore into an empty database) with the keys: same totals, same receipts."""
+    import shutil
+    import subprocess
+
+    import psycopg
+
+    from server_support import export, setup
+    from sneakersync.server.backends import _pg_tool, _schema_of
+    from sneakersync.store import home as home_mod
+
+    srv, (a, b), stick = setup(tmp_path, make_device)
+    a.store.write_many("c", [(f"r{i}", {"i": i}) for i in range(25)])
+    b.store.write_many("c", [("shared", {"by": "b"})])
+    export(a, stick)
+    export(b, stick)
+    srv.ingest(stick)
+    rc_a = issue_receipt(srv.home, srv.sstore, a.id)
+    totals = srv.sstore.totals()
+    out = tmp_path / "backup.bin"
+    res = json.loads(run(capsys, srv.home.path, "server", "backup", str(out), "--json"))
+    assert res["backend"] == ("sqlite" if server_backend == "sqlite" else "postgresql")
+    assert out.stat().st_size > 0
+    assert "exists" in run(capsys, srv.home.path, "server", "backup", str(out), code=2)
+    srv.close()
+    # restore: the keys from the home folder, the store from the backup
+    restored = tmp_path / "restored"
+    shutil.copytree(srv.home.path, restored,
+                    ignore=shutil.ignore_patterns("store.db*", "server-db"))
+    if server_backend == "sqlite":
+        shutil.copyfile(out, restored / "store.db")
+    else:
+        base = server_support.PG_BASE
+        assert base is not None
+        import uuid
+
+        dbname = "r_" + uuid.uuid4().hex[:12]
+        with psycopg.connect(base, autocommit=True) as c:
+            c.execute(f"CREATE DATABASE {dbname}")
+        new_url = base.replace("/postgres?", f"/{dbname}?")
+        got = subprocess.run([_pg_tool("pg_restore"), "--no-owner", f"--dbname={new_url}",
+                              str(out)], capture_output=True, text=True)
+        assert got.returncode == 0, got.stderr
+        schema = _schema_of(server_backend)
+        set_db_url(restored, f"{new_url}&options=-csearch_path%3D{schema}")
+    h = home_mod.load(restored)
+    db = open_server_db(h)
+    try:
+        with db.session() as ss:
+            assert ss.totals() == totals
+            assert issue_receipt(h, ss, a.id) == rc_a  # re-issued byte for byte
+            with ss.transaction():
+                ss.core.conn.execute("DELETE FROM srv_issued")
+            assert issue_receipt(h, ss, a.id) == rc_a  # and recomputed byte for byte
+    finally:
+        db.close()
+
+
+def test_serve_with_two_workers_over_postgresql(tmp_path: Path, make_device,
+                                                pg_server: Server) -> None:
+    """The real CLI with --workers 2: two processes answer, uploads from several devices at
+    once are all stored, and the status names the backend."""
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    from sneakersync.media.http import push
+
+    from conftest import REPO
+
+    srv = pg_server
+    devs = _devices(tmp_path, make_device, srv, 3)
+    srv.close()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    url = f"http://127.0.0.1:{port}"
+    proc = subprocess.Popen([sys.executable, "-m", "sneakersync", "--home", str(srv.home.path),
+                             "server", "serve", "--port", str(port), "--workers", "2"],
+                            env={**os.environ, "PYTHONPATH": str(REPO)},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            start_new_session=True)
+    try:
+        pids = set()
+        for _ in range(300):
+            try:
+                pids.add(httpx.get(url + "/v1/status", timeout=10).json()["queue"]["worker_pid"])
+                if len(pids) == 2:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+            assert proc.poll() is None, proc.stderr.read().decode()[-500:] if proc.stderr else ""
+        assert len(pids) == 2  # both workers answer
+        errors: list[BaseException] = []
+
+        def deliver(d) -> None:  # type: ignore[no-untyped-def]
+            st = d.home.open_store()  # a connection of this thread's own
+            try:
+                for k in range(3):
+                    st.write_many("c", [(f"{d.id}-{k}-{i}", {"i": i}) for i in range(5)])
+                    res = push(d.home, st, url)
+                    assert res["status"] == "stored" and res["receipt"]["status"] == "accepted"
+            except BaseException as exc:  # noqa: BLE001
+                errors.append(exc)
+            finally:
+                st.close()
+
+        threads = [threading.Thread(target=deliver, args=(d,)) for d in devs]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert not errors, errors
+        status = httpx.get(url + "/v1/status", timeout=10).json()
+        assert status["store"]["backend"] == "postgresql"
+        assert status["totals"]["changes"] == 3 * 3 * 5 and status["totals"]["packets"] == 9
+        assert status["rate"]["packets_last_minute"] == 9
+        page = httpx.get(url + "/", timeout=10).text
+        assert "store: postgresql" in page and "id=rate" in page
+    finally:
+        import signal
+
+        os.killpg(proc.pid, signal.SIGINT)
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()

@@ -398,6 +398,27 @@ def server_export(c: Ctx, fmt: str, collection: str | None, out: Path | None,
         c.say(f"exported {res['records']} records to {res['target']}")
 
 
+@server.command("backup")
+@click.argument("out", type=click.Path(path_type=Path))
+@json_option
+@pass_ctx
+def server_backup(c: Ctx, out: Path, as_json: bool) -> None:
+    """Copy the server's store to OUT while it runs (SQLite backup API, or pg_dump).
+
+    The keys are not in the copy: keep a copy of the home folder's keys too.
+    Restoring is described in docs/national-deployment.md.
+
+    Example: sneakersync --home /srv/sneakersync server backup /backup/store-2026-11-30.db
+    """
+    from sneakersync.server.backends import backup
+
+    res = backup(_server_home(c), out)
+    if as_json:
+        emit_json(res)
+    else:
+        c.say(f"{res['backend']} store copied to {res['file']} ({res['bytes']} bytes)")
+
+
 @server.command("status")
 @json_option
 @pass_ctx

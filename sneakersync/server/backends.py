@@ -99,3 +99,69 @@ def open_server_db(home: Home, *, url: str | None = None, pool_size: int = 8) ->
     from sneakersync.server.pg import PgServerDB
 
     return PgServerDB(home, url, pool_size=pool_size)
+
+
+def _pg_tool(name: str) -> str:
+    import glob
+    import shutil
+
+    found = shutil.which(name)
+    if found:
+        return found
+    for cand in sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"), reverse=True):
+        return cand
+    raise UsageError(f"{name} is not installed",
+                     hints=("install the PostgreSQL client tools (apt-get install "
+                            "postgresql-client)",))
+
+
+def _schema_of(url: str) -> str | None:
+    """The schema a URL puts first on the search path (options=-csearch_path=NAME), if any."""
+    from urllib.parse import parse_qs, urlsplit
+
+    for opt in parse_qs(urlsplit(url).query).get("options", []):
+        for part in opt.split():
+            if part.startswith("-csearch_path="):
+                return part.split("=", 1)[1].split(",")[0] or None
+    return None
+
+
+def backup(home: Home, out: Path) -> dict[str, Any]:
+    """A consistent copy of the server's store while it runs.
+
+    SQLite: the online backup API into ``out`` (a sealed home's copy stays encrypted
+    under the same key).  PostgreSQL: ``pg_dump --format=custom`` of the server's
+    database (only its schema when the URL names one).  The keys are not in it: back
+    up the home folder's keys (or identity.sealed) separately.
+    """
+    out = Path(out)
+    if out.exists():
+        raise UsageError(f"{out} exists; give a new file name")
+    url = db_url(home.path)
+    if url is None:
+        from sneakersync.store.records import connect
+
+        src = home.open_store()
+        try:
+            dst, _ = connect(out, home.store_key)
+            try:
+                src.conn.backup(dst)
+            finally:
+                dst.close()
+        finally:
+            src.close()
+        return {"backend": "sqlite", "file": str(out), "bytes": out.stat().st_size}
+    import subprocess
+
+    cmd = [_pg_tool("pg_dump"), "--format=custom", "--no-owner", f"--file={out}",
+           f"--dbname={url}"]
+    schema = _schema_of(url)
+    if schema:
+        cmd.append(f"--schema={schema}")
+    got = subprocess.run(cmd, capture_output=True, text=True)
+    if got.returncode != 0:
+        out.unlink(missing_ok=True)
+        from sneakersync.errors import StoreError
+
+        raise StoreError(f"pg_dump failed: {got.stderr.strip()[-300:]}")
+    return {"backend": "postgresql", "file": str(out), "bytes": out.stat().st_size}
