@@ -32,7 +32,6 @@ import random
 import shutil
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -113,7 +112,7 @@ class World:
     def seed(self, db: Any) -> float:
         """Enroll every device and store the seed packets (in process, no HTTP)."""
         from sneakersync.server.enroll import enroll
-        from sneakersync.server.ingest import ingest_packet
+        from sneakersync.server.ingest import ingest_packet, issue_receipt
 
         t0 = time.perf_counter()
         with db.session() as ss:
@@ -122,6 +121,7 @@ class World:
             for i, data in enumerate(self.seed_packets):
                 o = ingest_packet(self.server, ss, data)
                 assert o.status == "stored", o
+                issue_receipt(self.server, ss, self.ids[i])  # as ingest and upload do
                 if i % 50 == 49:
                     print(f"  seeded {i + 1}/{len(self.seed_packets)} packets "
                           f"({time.perf_counter() - t0:.0f} s)", flush=True)
@@ -283,7 +283,7 @@ def profile_ingest(world: World, dbs: dict[str, Any], n: int) -> dict[str, str]:
 
     out = {}
     for name, db in dbs.items():
-        items = [(d, world.new_packets[d][-1]) for d in range(min(n, len(world.ids)))]
+        items = [(d, world.new_packets[d][0]) for d in range(min(n, len(world.ids)))]
         prof = cProfile.Profile()
         t0 = time.perf_counter()
         with db.session() as ss:
@@ -293,6 +293,16 @@ def profile_ingest(world: World, dbs: dict[str, Any], n: int) -> dict[str, str]:
                 issue_receipt(world.server, ss, o.sender or world.ids[d])
             prof.disable()
         el = time.perf_counter() - t0
+        dup = []
+        with db.session() as ss:
+            for d, data in items:  # the same packets again: duplicates, one connection, no load
+                t = time.perf_counter()
+                o = ingest_packet(world.server, ss, data, via="http")
+                issue_receipt(world.server, ss, o.sender or world.ids[d])
+                dup.append(time.perf_counter() - t)
+                assert o.status == "duplicate"
+        out[name + " duplicate"] = (f"duplicate + its receipt, in process, no load: p50 "
+                                    f"{_pct(dup, 0.5):.2f} ms, p99 {_pct(dup, 0.99):.2f} ms")
         buf = io.StringIO()
         pstats.Stats(prof, stream=buf).sort_stats("tottime").print_stats(14)
         out[name] = f"{len(items)} packets in {el:.2f} s ({el / len(items) * 1000:.1f} ms each)\n" \

@@ -163,6 +163,7 @@ class SqliteServerStore:
 
     def __init__(self, core: Store, *, migrated: bool = False) -> None:
         self.core = core
+        self._new_roots: list[tuple[str, int, int, bytes]] = []  # saved by record_issued
         if not migrated:
             migrate(core)
 
@@ -295,12 +296,8 @@ class SqliteServerStore:
         if done < hi:
             for h in self.hashes(origin, [[done + 1, hi]]):
                 peaks = _push_peak(peaks, h)
-            with self.transaction():
-                c.execute("INSERT INTO srv_roots(origin, lo, hi, peaks) VALUES(?,?,?,?) "
-                          "ON CONFLICT DO NOTHING", (origin, lo, hi, _pack_peaks(peaks)))
-                c.execute("DELETE FROM srv_roots WHERE origin=? AND lo=? AND hi NOT IN (SELECT "
-                          "hi FROM srv_roots WHERE origin=? AND lo=? ORDER BY hi DESC LIMIT ?)",
-                          (origin, lo, origin, lo, KEEP_ROOTS))
+            # kept with the receipt it was made for (one commit: see record_issued)
+            self._new_roots.append((origin, lo, hi, _pack_peaks(peaks)))
         acc = peaks[-1][1]
         for _, h in reversed(peaks[:-1]):
             acc = merkle.node_hash(h, acc)
@@ -327,6 +324,13 @@ class SqliteServerStore:
             c.execute("DELETE FROM srv_issued WHERE device_id=? AND seq NOT IN (SELECT seq FROM "
                       "srv_issued WHERE device_id=? ORDER BY seq DESC LIMIT 8)",
                       (device_id, device_id))
+            roots, self._new_roots = self._new_roots, []
+            for origin, lo, hi, peaks in roots:
+                c.execute("INSERT INTO srv_roots(origin, lo, hi, peaks) VALUES(?,?,?,?) "
+                          "ON CONFLICT DO NOTHING", (origin, lo, hi, peaks))
+                c.execute("DELETE FROM srv_roots WHERE origin=? AND lo=? AND hi NOT IN (SELECT "
+                          "hi FROM srv_roots WHERE origin=? AND lo=? ORDER BY hi DESC LIMIT ?)",
+                          (origin, lo, origin, lo, KEEP_ROOTS))
         return old
 
     # --- exports and dashboard ---------------------------------------------------------
