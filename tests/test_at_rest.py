@@ -176,6 +176,9 @@ def test_protect_seals_a_plain_home_in_place(tmp_path: Path) -> None:
     again = home_mod.load(plain.path, "new pass")
     assert (again.name, again.device_id) == ("Old laptop", plain.device_id)
     assert _contents(again) == before
+    s = again.open_store()
+    assert s.conn.execute("PRAGMA auto_vacuum").fetchone()[0] == 2  # still incremental
+    s.close()
     with pytest.raises(UsageError, match="already has a passphrase"):
         protect(plain.path, "other")
 

@@ -10,8 +10,10 @@ deleted ones), field names, record ids, collection names, device names, device
 ids, public keys and every private key byte (signing seeds, agreement secrets,
 store keys), in the forms the lost-stick audit uses (raw, hex, base64, base32,
 UTF-8/UTF-16, cases).  Nothing is found.  With the passphrases everything reads
-back as before.  A positive control plants one value in a copy and the same
-search finds it.
+back as before, and once every peer and the server hold an edit and a delete,
+compaction has erased the values they superseded: not even the passphrase shows
+them.  Positive controls: a value planted in a copy, and a --no-passphrase home,
+are found by the same search.
 """
 
 from __future__ import annotations
@@ -50,6 +52,8 @@ EDIT = ("patients", "pt-mutua-0002", {"full_name": "Baraka Mutua", "diagnosis": 
 DELETE = ("missing_persons", "mp-akinyi-77")
 JUMA_RECORD = ("households", "hh-mukuru-9001", {"head": "Halima Abdallah", "members": 4,
                                                 "needs": "mosquito nets"})
+JUMA_LATER = ("households", "hh-mukuru-9002", {"head": "Omondi Wekesa", "members": 3,
+                                               "needs": "blankets"})
 
 
 def _needles(homes: dict[str, home_mod.Home], values: list[dict]) -> dict[str, set[bytes]]:
@@ -96,6 +100,7 @@ def theft(tmp_path_factory: pytest.TempPathFactory) -> dict:
     from sneakersync.server.ingest import ingest_drive
     from sneakersync.server.setup import use_server
     from sneakersync.server.store import SqliteServerStore
+    from sneakersync.sync.compact import compact
 
     root = tmp_path_factory.mktemp("theft")
     stick = root / "stick"
@@ -126,6 +131,12 @@ def theft(tmp_path_factory: pytest.TempPathFactory) -> dict:
     srv_core.close()
     for n in ("amina", "juma"):
         import_from_drive(homes[n], st[n], stick)
+    # juma's next packet tells amina what juma holds; once every peer and the server hold
+    # the edit and the delete, compaction erases the values they superseded
+    st["juma"].put(JUMA_LATER[0], JUMA_LATER[2], JUMA_LATER[1])
+    export_to_drive(homes["juma"], st["juma"], stick, [])
+    import_from_drive(homes["amina"], st["amina"], stick)
+    compacted = compact(st["amina"])
     expect = {n: {(c["name"], rid): data for c in st[n].collections()
                   for rid, data in st[n].rows(c["name"])} for n in st}
     st["amina"].close()
@@ -136,8 +147,8 @@ def theft(tmp_path_factory: pytest.TempPathFactory) -> dict:
     shutil.copytree(stick, loot / "stick")
     wal = (loot / DIRS["juma"] / "store.db-wal")
     st["juma"].close()
-    values = RECORDS + [EDIT, JUMA_RECORD]
-    return {"root": root, "loot": loot, "homes": homes, "expect": expect, "values": values,
+    values = RECORDS + [EDIT, JUMA_RECORD, JUMA_LATER]
+    return {"root": root, "compacted": compacted, "loot": loot, "homes": homes, "expect": expect, "values": values,
             "needles": _needles(homes, values), "wal_copied": wal.exists()}
 
 
@@ -175,6 +186,25 @@ def test_plain_home_would_be_found(tmp_path: Path) -> None:
     hits = _search(tmp_path, {"value": set(A._text_forms("Wanjiru Ochieng")),
                               "key": set(A._key_forms(h.keys.sign_seed))})
     assert {k for k, _, _ in hits} == {"value", "key"}
+
+
+def test_with_the_passphrase_settled_history_is_gone(theft: dict) -> None:
+    """Less history: even with amina's passphrase, the value her edit replaced and the
+    values of the record she deleted are no longer in her store (every peer and the
+    server hold the edit and the delete, so compaction erased them)."""
+    assert theft["compacted"]["values_erased"] >= 2, theft["compacted"]
+    s = home_mod.load(theft["loot"] / DIRS["amina"], PASS["amina"]).open_store()
+    try:
+        tables = [r[0] for r in s.conn.execute("SELECT name FROM sqlite_master "
+                                                "WHERE type='table'")]
+        cells = [c for t in tables for row in s.conn.execute(f'SELECT * FROM "{t}"')
+                 for c in row]
+    finally:
+        s.close()
+    dump = b"\n".join(c if isinstance(c, bytes) else str(c).encode() for c in cells)
+    assert len(tables) > 5 and b"typhoid fever" in dump  # the current value stays
+    for gone in ("cholera", "Akinyi Odhiambo", "yellow raincoat", "Gikomba market"):
+        assert gone.encode() not in dump, gone
 
 
 def test_with_the_passphrases_everything_reads_back(theft: dict) -> None:

@@ -81,7 +81,9 @@ def _export_encrypted(src: Path, dst: Path, key: bytes) -> None:
                   for t in _TABLES_CHECKED}
         fd = os.open(str(dst), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         os.close(fd)
+        vacuum = int(conn.execute("PRAGMA auto_vacuum").fetchone()[0])
         conn.execute(f"ATTACH DATABASE ? AS sealed KEY \"x'{key.hex()}'\"", (str(dst),))
+        conn.execute(f"PRAGMA sealed.auto_vacuum={vacuum}")  # compaction keeps freeing pages
         conn.execute("SELECT sqlcipher_export('sealed')")
         conn.execute("DETACH DATABASE sealed")
         with open(dst, "rb+") as fh:
