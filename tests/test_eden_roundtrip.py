@@ -397,3 +397,22 @@ def test_cli_pull_and_load_eden_files(eden: Any, tmp_path: Path) -> None:
     r = cli(home, "eden", "pull", "people", "--url",
             f"http://{quote(USER)}:wrong@127.0.0.1:{eden.port}/eden", ok=False)
     assert r.returncode == 6 and "Traceback" not in r.stderr, r.stderr
+
+
+def test_sample_collections_bind_to_real_tables(eden: Any, tmp_path: Path) -> None:
+    """samples/eden/*.binding.json bind against this Eden and every sample record fits."""
+    from urllib.parse import quote
+
+    from conftest import REPO, cli
+
+    home = tmp_path / "dev"
+    cli(home, "init", "--name", "Samples")
+    url = f"http://{quote(USER)}:{quote(PASSWORD)}@127.0.0.1:{eden.port}/eden"
+    for name, data in (("shelters", "shelters.jsonl"), ("missing_persons",
+                       "missing_persons.jsonl"), ("households", "households.csv")):
+        cli(home, "eden", "bind", "--file", str(REPO / "samples" / "eden" /
+                                                f"{name}.binding.json"), "--url", url)
+        cli(home, "load", name, str(REPO / "samples" / data))
+        assert cli(home, "eden", "check", name).returncode == 0
+    shown = json.loads(cli(home, "eden", "show", "shelters").stdout)
+    assert shown["schema"]["cr_shelter_details"]["capacity_day"]["type"] == "integer"
