@@ -93,3 +93,26 @@ def test_server_filesync_one_file_per_table(tmp_path: Path, make_device) -> None
     assert f["records"] == 2 and len(items) == 2
     Path(f["file"]).read_bytes().decode("ascii")
     srv.close()
+
+
+def test_vectors() -> None:
+    """formats/vectors/eden: a binding and a record give these exact S3JSON/S3XML bytes."""
+    from conftest import REPO
+
+    d = REPO / "formats" / "vectors" / "eden"
+    b = eden.parse_binding(json.loads((d / "binding.json").read_text()))
+    r = json.loads((d / "record.json").read_text(encoding="utf-8"))
+    assert b.check_record(r["data"]) == []
+    it = eden.to_item(b, r["id"], r["data"], deleted=False, modified_ms=r["modified_ms"],
+                      created_ms=r["created_ms"], tables=r["tables"])
+    doc = eden.document([it])
+    assert eden.write_s3json(doc) == (d / "expected.s3json").read_bytes()
+    assert eden.write_s3xml(doc) == (d / "expected.xml").read_bytes()
+    # and back: the record's bound fields, with the component and location uuids noted
+    items = eden.read_eden((d / "expected.xml").read_bytes())
+    back = eden.item_to_record(b, items[1], {x.uuid: x for x in items})
+    want = {k: v for k, v in r["data"].items() if k != "facilities"}
+    want["notes"] = "line one\nline two"            # the control character XML cannot carry
+    want["contact"] = eden.eden_uuid("persons", "p-17")
+    assert {k: v for k, v in back.items() if k != eden.META_KEY} == want
+    assert set(back[eden.META_KEY]) == {"cr_shelter_details", "location_id"}

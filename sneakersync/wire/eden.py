@@ -409,8 +409,14 @@ def to_item(b: Binding, rid: str, data: Mapping[str, Any] | None, *, deleted: bo
 
 
 def _plain(v: Any) -> Any:
+    """A value as Eden takes it: objects as JSON text; text without the characters
+    XML 1.0 cannot carry (Eden turns S3JSON into an XML tree before importing)."""
     if isinstance(v, dict):
-        return json.dumps(v, ensure_ascii=True, sort_keys=True)
+        v = json.dumps(v, ensure_ascii=True, sort_keys=True)
+    if isinstance(v, str):
+        return _XML_BAD.sub("", v)
+    if isinstance(v, list):
+        return [_XML_BAD.sub("", x) if isinstance(x, str) else x for x in v]
     return v
 
 
