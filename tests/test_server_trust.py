@@ -257,6 +257,16 @@ def test_cli_held_accept_reject_errors(tmp_path: Path, make_device, capsys) -> N
     [held] = json.loads(run(capsys, home, "server", "held", "--json"))
     out = json.loads(run(capsys, home, "server", "accept", held["short"], "--json"))
     assert out["stored"] == 1
+    # the coordinator revokes a lost device: its next stick delivery is refused
+    run(capsys, home, "server", "revoke", a.home.name)
+    devices = {d["name"]: d for d in json.loads(run(capsys, home, "server", "devices", "--json"))}
+    assert devices[a.home.name]["revoked"] and not devices[b.home.name]["revoked"]
+    a.store.put("c", {"x": "after"}, "late")
+    export(a, stick)
+    err = run(capsys, home, "server", "ingest", str(stick), code=1)
+    assert "rejected:" in err and ": revoked: " in err and "Traceback" not in err
+    err = run(capsys, home, "server", "enroll", a.home.card.encode(), code=2)
+    assert "revoked" in err and "Traceback" not in err
 
 
 def test_released_stranger_gets_no_trust_and_cannot_revoke_honest_peers(

@@ -80,6 +80,10 @@ def test_stranger_upload_is_held_not_stored(world, make_device) -> None:
     assert srv.sstore.totals()["changes"] == 0
     [held] = enroll_mod.held(srv.sstore)
     assert held["via"] == ["http"] and held["packets"] == 1
+    status = httpx.get(f"{url}/v1/status").json()
+    assert status["totals"]["held"] == 1 and status["held"][0]["short"] == held["short"]
+    page = httpx.get(f"{url}/").text
+    assert held["short"] in page and "not enrolled" in page and "<script" not in page
     # a poisoned version for the victim's record, sent raw: held too, the record intact
     a.store.put("households", {"head": "Amina"}, "h1")
     assert push(a.home, a.store, url)["status"] == "stored"

@@ -1,6 +1,6 @@
 """Commands for the destination server and for delivering to it.
 
-``server init|use|enroll|devices|verify|held|accept|reject|ingest|serve|export|status``,
+``server init|use|enroll|devices|verify|revoke|held|accept|reject|ingest|serve|export|status``,
 ``push``, ``prune`` and ``receipts``.
 Heavy modules (starlette, uvicorn, httpx) load only inside the commands.
 """
@@ -220,6 +220,33 @@ def server_verify(c: Ctx, name: str, confirm: bool, as_json: bool) -> None:
         c.say(f"    {PROG} server verify {quote(p.name)} --confirm")
 
 
+@server.command("revoke")
+@click.argument("name")
+@click.option("--last-counter", type=int,
+              help="Last change of the device still kept (default: the last one stored).")
+@json_option
+@pass_ctx
+def server_revoke(c: Ctx, name: str, last_counter: int | None, as_json: bool) -> None:
+    """Stop storing what an enrolled device sends (lost or stolen); keep what it sent.
+
+    Its later packets are refused, also its changes relayed by other devices.
+    A revocation sent by an enrolled, trusted device has the same effect.
+
+    Example: sneakersync --home /srv/sneakersync server revoke "Lost phone"
+    """
+    from sneakersync.store import peers
+    from sneakersync.store.revocations import revoke_peer
+
+    with _server_session(c) as ss:
+        p = peers.get(ss.core, name)
+        r = revoke_peer(c.home, ss.core, p, last=last_counter)
+    if as_json:
+        emit_json({"name": p.name, "device_id": p.device_id, "revoked": True,
+                   "last_counter": r.last})
+    else:
+        c.say(f"revoked {p.name!r} ({p.device_id}): its changes after #{r.last} are refused")
+
+
 @server.command("held")
 @json_option
 @pass_ctx
@@ -437,7 +464,8 @@ def server_status(c: Ctx, as_json: bool) -> None:
     t, st, r = data["totals"], data["store"], data["rate"]
     c.say(f"store: {st['backend']} {st['location']}")
     c.say(f"{t['devices']} devices, {t['packets']} packets, {t['changes']} changes, "
-          f"{t['records']} records, {t['open_conflicts']} open conflicts")
+          f"{t['records']} records, {t['open_conflicts']} open conflicts, "
+          f"{t.get('held', 0)} packets held (`{PROG} server held`)")
     c.say(f"rate: {r['packets_per_second_1m']} packets/s over the last minute, "
           f"{r['packets_per_second_5m']} over five")
     for d in data["devices"]:

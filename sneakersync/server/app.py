@@ -54,10 +54,18 @@ def status_data(home: Home, sstore: ServerStore, db: Any = None,
     for r in rejects:
         r["at_iso"] = iso(r["at"])
     store_info = db.describe(sstore) if db is not None else {"backend": sstore.backend}
-    return {"server": {"name": home.name, "device_id": home.device_id,
+    from sneakersync.server.enroll import held
+
+    pending = held(sstore)
+    for h in pending:
+        h["last_iso"] = iso(h["last"])
+    totals = sstore.totals()
+    totals["held"] = sum(h["packets"] for h in pending)
+    return {"held": pending,
+"server": {"name": home.name, "device_id": home.device_id,
                        "card": home.card.encode()},
             "store": store_info, "queue": queue or {}, "rate": sstore.activity(),
-            "totals": sstore.totals(), "devices": devices, "exports": exports,
+            "totals": totals, "devices": devices, "exports": exports,
             "rejects": rejects, "open_conflicts": sstore.open_conflicts(None)[:50]}
 
 
@@ -86,7 +94,8 @@ def render_dashboard(data: dict[str, Any]) -> str:
                                  ("changes", t["changes"]), ("records", t["records"]),
                                  ("conflicts", t["conflicts"]),
                                  ("open_conflicts", t["open_conflicts"]),
-                                 ("rejected", t["rejected"]), ("exports", t["exports"])))
+                                 ("held", t.get("held", 0)), ("rejected", t["rejected"]),
+                                 ("exports", t["exports"])))
     devices = _table(["device", "id", "last delivery", "first seen", "packets", "changes",
                       "receipt seq"],
                      [[d["name"], d["device_id"], d["last_delivery_iso"], d["first_seen_iso"],
@@ -101,6 +110,10 @@ def render_dashboard(data: dict[str, Any]) -> str:
     rejects = _table(["when", "packet", "layer", "error", "via"],
                      [[r["at_iso"], r["packet_id"][:16], r["layer"], r["error"], r["via"]]
                       for r in data["rejects"]], "nothing rejected")
+    held = _table(["signer", "device", "packets", "bytes", "via", "last", "why"],
+                  [[h["short"], h["device"] or "not enrolled", h["packets"], h["bytes"],
+                    "+".join(h["via"]), h["last_iso"], h["reason"]]
+                   for h in data.get("held", [])], "nothing held")
     return (f"<!doctype html><html lang=en><head><meta charset=utf-8>"
             f"<meta name=viewport content='width=device-width,initial-scale=1'>"
             f"<title>sneakersync server {html.escape(s['name'])}</title>"
@@ -116,6 +129,9 @@ def render_dashboard(data: dict[str, Any]) -> str:
             f"<h2>Devices</h2><div id=devices>{devices}</div>"
             f"<h2>Open conflicts</h2><div id=conflicts>{conflicts}</div>"
             f"<h2>Exports</h2><div id=exports>{exports}</div>"
+            f"<h2>Held for a decision</h2><p>packets of devices not enrolled, unopened: "
+            f"<code>server enroll CARD</code>, <code>server accept SIGNER</code> or "
+            f"<code>server reject SIGNER</code></p><div id=held>{held}</div>"
             f"<h2>Rejected packets</h2><div id=rejects>{rejects}</div>"
             f"</body></html>")
 
