@@ -113,3 +113,29 @@ def test_compaction_is_idempotent_and_stable_ranges_read_only(make_device: Any) 
     again = compact(a.store)
     assert again["values_erased"] == 0 and again["rows_folded"] == 0
     assert a.store.snapshot() == snap and _rows(a) == rows
+
+
+def test_merkle_fold_and_blocks_stand_for_removed_leaves() -> None:
+    import hashlib
+    import random
+
+    from sneakersync.wire import merkle
+
+    rnd = random.Random(3)
+    for n in [1, 2, 3, 5, 8, 13, 64, 100, 257]:
+        leaves = [hashlib.sha256(bytes([i % 256, i // 256])).digest() for i in range(n)]
+        full = merkle._root(leaves, 0, n)  # the recursive RFC 6962 definition
+        assert merkle.root(leaves) == full
+        # a relay that keeps a third of the leaves still proves them against the signed root
+        first = 7
+        keep = sorted(rnd.sample(range(first, first + n), max(1, n // 3)))
+        sub = merkle.subtree_from({first + i: h for i, h in enumerate(leaves)}, {})
+        known = merkle.fold(first, first + n - 1, keep, sub)
+        kept = {c: leaves[c - first] for c in keep}
+        proof = merkle.prove(merkle.subtree_from(kept, known), first, first + n - 1, keep)
+        assert merkle.verify_root(first, first + n - 1, kept, proof)[0] == full
+        # block hashes of a prefix, plus the leaves after it, give the root of the whole
+        for k in {1, n // 2, n}:
+            if k:
+                blocks = merkle.peaks(0, leaves[:k])
+                assert merkle.subtree_from(dict(enumerate(leaves[k:], k)), blocks)(0, n) == full

@@ -10,8 +10,6 @@ Tables (schema version in ``meta``):
   ranges, kept up to date with every insert (the manifest is read from here,
   never by scanning the change log) and still claiming changes that compaction
   (:mod:`sneakersync.sync.compact`) removed from ``changes``;
-- ``hashlog``: the leaf hashes of compacted changes, packed per origin as runs of
-  32-byte hashes (from ``lo``), so Merkle proofs and receipt roots still work;
 - ``peers``, ``knowledge``, ``packets``, ``collections``: sync bookkeeping.
 
 Every public write runs in one transaction: a crash leaves the store either
@@ -76,9 +74,6 @@ _SCHEMA = [
         PRIMARY KEY (peer, origin, source))""",
     """CREATE TABLE IF NOT EXISTS held (
         origin TEXT NOT NULL, lo INTEGER NOT NULL, hi INTEGER NOT NULL, PRIMARY KEY (origin, lo))
-        WITHOUT ROWID""",
-    """CREATE TABLE IF NOT EXISTS hashlog (
-        origin TEXT NOT NULL, lo INTEGER NOT NULL, hashes BLOB NOT NULL, PRIMARY KEY (origin, lo))
         WITHOUT ROWID""",
     """CREATE TABLE IF NOT EXISTS cards (device_id TEXT PRIMARY KEY, card TEXT NOT NULL)""",
     """CREATE TABLE IF NOT EXISTS packets (
@@ -275,8 +270,6 @@ class Store:
             raise StoreError("store belongs to another device")
         if self._get_meta("held") is None:
             with self.transaction():
-                self.conn.execute(_SCHEMA[[i for i, t in enumerate(_SCHEMA)
-                                           if "hashlog" in t][0]])
                 self._build_held()
 
     def _build_held(self) -> None:
@@ -299,23 +292,11 @@ class Store:
         return out
 
     def hashes(self, origin: str, lo: int, hi: int) -> dict[int, bytes]:
-        """Leaf hashes of ``origin``'s changes lo..hi this device holds (change log or
-        hash log of compacted changes)."""
-        out = {int(c): bytes(h) for c, h in self.conn.execute(
+        """Leaf hashes of ``origin``'s changes lo..hi still in the change log (compacted
+        changes keep no hash: segments and receipts keep the subtree hashes they need)."""
+        return {int(c): bytes(h) for c, h in self.conn.execute(
             "SELECT counter, hash FROM changes WHERE origin=? AND counter BETWEEN ? AND ?",
             (origin, lo, hi))}
-        first = self.conn.execute("SELECT MAX(lo) FROM hashlog WHERE origin=? AND lo<=?",
-                                  (origin, lo)).fetchone()[0]
-        for start, blob in self.conn.execute(
-                "SELECT lo, hashes FROM hashlog WHERE origin=? AND lo BETWEEN ? AND ?",
-                (origin, first if first is not None else lo, hi)):
-            blob = bytes(blob)
-            a = max(lo, start)
-            b = min(hi, start + len(blob) // 32 - 1)
-            for n in range(a, b + 1):
-                i = (n - start) * 32
-                out[n] = blob[i:i + 32]
-        return out
 
     def holds(self, origin: str, counter: int) -> bool:
         row = self.conn.execute("SELECT hi FROM held WHERE origin=? AND lo<=? ORDER BY lo DESC "

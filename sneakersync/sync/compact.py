@@ -21,12 +21,15 @@ merely less compact store; re-running completes the work):
    current version (and whose record is not in conflict) lose their bytes
    (``raw``), with ``secure_delete`` so the values do not linger in free pages.
    A deleted record keeps only its tombstone.
-2. *Fold stubs into the hash log*: every change row without bytes (erased here,
-   or pruned by :mod:`sneakersync.sync.prune`) leaves ``changes``; its 32-byte
-   leaf hash is appended to ``hashlog`` (runs of up to 4,096 hashes per row), so
-   Merkle proofs, own segment signatures and receipt roots still verify. The
-   ``held`` table keeps claiming the change, so it is never asked for or
-   applied again.
+2. *Fold stubs away*: every change row without bytes (erased here, or pruned by
+   :mod:`sneakersync.sync.prune`) leaves ``changes`` with its hash: relayed
+   segments keep the few subtree hashes that still prove their other changes
+   (``merkle.fold``), a destination server's receipts are checked from block
+   hashes remembered with the last accepted receipt (``rcpt_peaks``; a change
+   waits until that receipt covers it), and own changes are signed around the
+   gap on later exports. The ``held`` table keeps claiming the change, so it is
+   never asked for or applied again (a late copy is a duplicate; a conflicting
+   copy of a removed change is no longer detected as equivocation).
 3. *Drop unused segments*: relayed segment signatures no remaining change uses.
 4. *Reuse space*: ``PRAGMA incremental_vacuum`` (stores made with
    ``auto_vacuum=INCREMENTAL``), or a full ``VACUUM`` once a quarter of the file
@@ -48,6 +51,7 @@ from typing import Any, Callable
 
 from sneakersync.store import peers as peers_mod
 from sneakersync.store.records import Store
+from sneakersync.wire import canonical, merkle
 from sneakersync.sync import selection
 from sneakersync.sync.engine import Ranges, ensure_carried_table, subtract, union
 from sneakersync.sync.medium import DeadDrop
@@ -56,7 +60,6 @@ DAY_MS = 86_400_000
 EMPTY_KEEP_DAYS = 30  # a packet that carried a recipient no change: kept this long for it
 CARRIED_KEEP_DAYS = 180  # what a packet carried is forgotten after this (its file is gone)
 
-HASHES_PER_ROW = 4096
 _CONFIRMED = ("acked", "receipt")  # knowledge a peer itself gave us
 
 
@@ -149,55 +152,59 @@ def erase_superseded(store: Store, settled: _Settled) -> int:
 
 
 def fold_stubs(store: Store) -> int:
-    """Step 2: move change rows without bytes into the hash log."""
-    rows = store.conn.execute("SELECT origin, counter, hash FROM changes WHERE length(raw)=0 "
+    """Step 2: delete change rows without bytes; keep only the hashes others still need.
+
+    Relayed changes: each segment still in use gets, in its ``known`` map, the hashes
+    of its maximal subtrees that hold no remaining change (so it still proves the
+    rest). Receipts: a change is removed only once every destination server's
+    last accepted receipt covers it (its block hashes stand for it from then on).
+    Own changes: later exports sign segments around the removed counters.
+    """
+    from sneakersync.sync import receipts
+
+    rows = store.conn.execute("SELECT origin, counter FROM changes WHERE length(raw)=0 "
                               "ORDER BY origin, counter").fetchall()
-    if not rows:
+    servers = [p.device_id for p in receipts.servers(store)] if rows else []
+    limits: dict[str, int] = {}
+    if servers:
+        receipts.ensure_schema(store)
+        for origin in {o for o, _ in rows}:
+            lasts = [store.conn.execute("SELECT last FROM rcpt_peaks WHERE server=? AND "
+                                        "origin=?", (s, origin)).fetchone() for s in servers]
+            limits[origin] = min((int(x[0]) if x else 0) for x in lasts)
+    gone: dict[str, list[int]] = {}
+    for origin, counter in rows:
+        if not servers or counter <= limits.get(origin, 0):
+            gone.setdefault(origin, []).append(int(counter))
+    if not gone:
         return 0
-    runs: list[tuple[str, int, bytearray]] = []
-    for origin, counter, h in rows:
-        if runs and runs[-1][0] == origin and runs[-1][1] + len(runs[-1][2]) // 32 == counter:
-            runs[-1][2].extend(bytes(h))
-        else:
-            runs.append((origin, counter, bytearray(bytes(h))))
     with store.transaction():
-        for origin, lo, blob in runs:
-            _append_hashes(store, origin, lo, bytes(blob))
-        store.conn.executemany("DELETE FROM changes WHERE origin=? AND counter=?",
-                               [(o, c) for o, c, _ in rows])
-    return len(rows)
+        for origin, counters in gone.items():
+            if origin != store.device_id:
+                _fold_segments(store, origin, counters)
+            store.conn.executemany("DELETE FROM changes WHERE origin=? AND counter=?",
+                                   [(origin, c) for c in counters])
+    return sum(len(c) for c in gone.values())
 
 
-def _append_hashes(store: Store, origin: str, lo: int, blob: bytes) -> None:
-    prev = store.conn.execute("SELECT lo, hashes FROM hashlog WHERE origin=? AND lo<=? "
-                              "ORDER BY lo DESC LIMIT 1", (origin, lo)).fetchone()
-    if prev is not None:
-        plo, pblob = int(prev[0]), bytes(prev[1])
-        end = plo + len(pblob) // 32  # first counter after the previous run
-        if end > lo:  # already there (a bridged gap): keep only what is new
-            blob = blob[(end - lo) * 32:]
-            lo = end
-            if not blob:
-                return
-        gap = b""
-        if end < lo and lo - end <= HASHES_PER_ROW:
-            # counters in between are still in the change log: repeat their hashes here so
-            # runs stay long (a hash stored twice is cheaper than a row per short run)
-            got = [bytes(h) for (h,) in store.conn.execute(
-                "SELECT hash FROM changes WHERE origin=? AND counter>=? AND counter<? "
-                "ORDER BY counter", (origin, end, lo))]
-            if len(got) == lo - end:
-                gap = b"".join(got)
-        if (end == lo or gap) and (len(pblob) + len(gap) + len(blob)) // 32 <= HASHES_PER_ROW:
-            lo, blob = plo, pblob + gap + blob
-    nxt = store.conn.execute("SELECT hashes FROM hashlog WHERE origin=? AND lo=?",
-                             (origin, lo + len(blob) // 32)).fetchone()
-    if nxt is not None and (len(blob) + len(nxt[0])) // 32 <= HASHES_PER_ROW:
-        store.conn.execute("DELETE FROM hashlog WHERE origin=? AND lo=?",
-                           (origin, lo + len(blob) // 32))
-        blob = blob + bytes(nxt[0])
-    store.conn.execute("INSERT INTO hashlog(origin, lo, hashes) VALUES(?,?,?) ON CONFLICT"
-                       "(origin, lo) DO UPDATE SET hashes=excluded.hashes", (origin, lo, blob))
+def _fold_segments(store: Store, origin: str, removed: list[int]) -> None:
+    lo, hi = removed[0], removed[-1]
+    drop = set(removed)
+    for seg_id, first, last, known_json in store.conn.execute(
+            "SELECT id, first, last, known FROM segments WHERE origin=? AND first<=? AND last>=?",
+            (origin, hi, lo)).fetchall():
+        if not any(first <= c <= last for c in drop):
+            continue
+        leaves = store.hashes(origin, first, last)
+        known = {(int(k.split(",")[0]), int(k.split(",")[1])): bytes.fromhex(v)
+                 for k, v in json.loads(known_json).items()}
+        present = [c for c in leaves if c not in drop]
+        if not present:
+            continue  # nothing left to prove: the segment is dropped in step 3
+        sub = merkle.subtree_from(leaves, known)
+        folded = merkle.fold(first, last, present, sub)
+        store.conn.execute("UPDATE segments SET known=? WHERE id=?", (canonical.dumps(
+            {f"{a},{b}": h.hex() for (a, b), h in sorted(folded.items())}), seg_id))
 
 
 def drop_unused_segments(store: Store) -> int:

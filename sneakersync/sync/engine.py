@@ -166,7 +166,7 @@ def build_export(home: Home, store: Store, recipients: Sequence[Peer], *,
             continue
         counters = [r[0] for r in rows]
         if origin == store.device_id:
-            segments.append(_own_segment(home, store, counters, [r[2] for r in rows]))
+            segments.extend(_own_segment(home, store, counters, [r[2] for r in rows]))
         else:
             segments.extend(_relayed_segments(store, origin, rows))
         card = _card_of(store, origin, home)
@@ -235,17 +235,26 @@ def _fetch(store: Store, origin: str, ranges: Ranges) -> list[tuple[int, str, by
 
 
 def _own_segment(home: Home, store: Store, counters: list[int], raws: list[bytes]
-                 ) -> body_mod.Segment:
-    first, last = counters[0], counters[-1]
-    by_counter = store.hashes(store.device_id, first, last)
-    hashes = [by_counter[c] for c in range(first, last + 1) if c in by_counter]
-    if len(hashes) != last - first + 1:
-        raise SneakersyncError("own change log has a gap; the store is damaged")
-    root = merkle.root(hashes)
-    proof = merkle.prove(lambda lo, hi: merkle.root(hashes[lo - first:hi - first]), first, last,
-                         counters) if len(counters) != len(hashes) else []
-    sig = body_mod.sign_segment(home.keys.sign_secret, store.device_id, first, last, root)
-    return body_mod.Segment(store.device_id, first, last, root, sig, proof, raws)
+                 ) -> list[body_mod.Segment]:
+    """Signed segments over our own changes: one per stretch of the change log with no
+    compacted counter inside (compaction keeps no hash of settled changes)."""
+    by_counter = store.hashes(store.device_id, counters[0], counters[-1])
+    out: list[body_mod.Segment] = []
+    start = 0
+    for i in range(1, len(counters) + 1):
+        if i < len(counters) and all(c in by_counter
+                                     for c in range(counters[i - 1] + 1, counters[i])):
+            continue
+        part, part_raws = counters[start:i], raws[start:i]
+        first, last = part[0], part[-1]
+        hashes = [by_counter[c] for c in range(first, last + 1)]
+        root = merkle.root(hashes)
+        proof = merkle.prove(lambda lo, hi, f=first, h=hashes: merkle.root(h[lo - f:hi - f]),
+                             first, last, part) if len(part) != len(hashes) else []
+        sig = body_mod.sign_segment(home.keys.sign_secret, store.device_id, first, last, root)
+        out.append(body_mod.Segment(store.device_id, first, last, root, sig, proof, part_raws))
+        start = i
+    return out
 
 
 def _relayed_segments(store: Store, origin: str, rows: list[tuple[int, str, bytes, int | None]]

@@ -16,7 +16,8 @@ Tables (created here, in the device's store file):
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+import json
+from typing import Any
 
 from sneakersync.store import peers as peers_mod
 from sneakersync.wire import receipt as codec
@@ -37,6 +38,12 @@ _SCHEMA = [
         server TEXT NOT NULL, origin TEXT NOT NULL, lo INTEGER NOT NULL, hi INTEGER NOT NULL,
         at INTEGER NOT NULL)""",
     """CREATE INDEX IF NOT EXISTS rcpt_cover_origin ON rcpt_cover (origin, lo)""",
+    # per server and origin, the last accepted receipt's leaf count, highest counter and
+    # the hashes of merkle.blocks(n): later receipts that extend it are checked without
+    # the leaf hashes compaction removed (sync/compact.py)
+    """CREATE TABLE IF NOT EXISTS rcpt_peaks (
+        server TEXT NOT NULL, origin TEXT NOT NULL, n INTEGER NOT NULL, last INTEGER NOT NULL,
+        peaks TEXT NOT NULL, PRIMARY KEY (server, origin))""",
 ]
 
 
@@ -81,15 +88,6 @@ def last_receipt(store: Store, server_id: str) -> codec.Receipt | None:
     return None if row is None else codec.decode(bytes(row[0]))
 
 
-def _hashes_for(store: Store) -> Any:
-    def get(origin: str, ranges: Ranges) -> Mapping[int, bytes]:
-        out: dict[int, bytes] = {}
-        for lo, hi in ranges:
-            out.update(store.hashes(origin, lo, hi))  # compacted changes too
-        return out
-    return get
-
-
 def check_plain(home: Home, store: Store, raw: bytes) -> tuple[str, codec.Receipt]:
     """Verify a decrypted receipt against this device's servers and state.
 
@@ -105,15 +103,69 @@ def check_plain(home: Home, store: Store, raw: bytes) -> tuple[str, codec.Receip
                       device_id=home.device_id)
     status = codec.compare(rc, last_receipt(store, server.device_id))
     if status == "accepted":
-        codec.check_roots(rc, _hashes_for(store))
+        check_roots(store, server.device_id, rc)
     return status, rc
+
+
+def check_roots(store: Store, server_id: str, rc: codec.Receipt
+                ) -> dict[str, tuple[int, int, dict[tuple[int, int], bytes]]]:
+    """Recompute each covered root from this device's hashes; returns, per origin, the
+    new (leaf count, highest counter, block hashes) to remember.
+
+    A receipt that extends the last accepted one (every newly covered counter is
+    above everything covered before) is checked from the remembered block hashes
+    plus the new leaves, so settled changes need keep no hash here.
+    """
+    from sneakersync.wire import crypto, merkle
+
+    ensure_schema(store)
+    out = {}
+    for origin, c in rc.body.covered.items():
+        counters = [n for lo, hi in c.ranges for n in range(lo, hi + 1)]
+        base, known = 0, {}
+        row = store.conn.execute("SELECT n, last, peaks FROM rcpt_peaks WHERE server=? AND "
+                                 "origin=?", (server_id, origin)).fetchone()
+        if row is not None:
+            import bisect
+
+            n_old, last_old = int(row[0]), int(row[1])
+            if bisect.bisect_right(counters, last_old) == n_old:
+                base = n_old
+                known = {tuple(int(x) for x in k.split(",")): bytes.fromhex(v)
+                         for k, v in json.loads(row[2]).items()}
+        held: dict[int, bytes] = {}
+        if base < len(counters):
+            for lo, hi in c.ranges:
+                if hi >= counters[base]:
+                    held.update(store.hashes(origin, max(lo, counters[base]), hi))
+        leaves = {}
+        for pos in range(base, len(counters)):
+            h = held.get(counters[pos])
+            if h is None:
+                raise codec.ReceiptProblem(
+                    "not-held", f"receipt covers change {origin}:{counters[pos]}, which this "
+                    "device does not hold")
+            leaves[pos] = h
+        sub = merkle.subtree_from(leaves, known)  # type: ignore[arg-type]
+        if not crypto.ct_equal(sub(0, len(counters)), c.root):
+            raise codec.ReceiptProblem("root-mismatch", f"receipt root for {origin} does not "
+                                                        "match this device's changes")
+        out[origin] = (len(counters), counters[-1],
+                       {b: sub(*b) for b in merkle.blocks(len(counters))})
+    return out
 
 
 def _accept(store: Store, rc: codec.Receipt) -> None:
     server = rc.body.server
     at = now_ms()
     prev = last_receipt(store, server)
+    peaks = check_roots(store, server, rc)
     with store.transaction():
+        for origin, (n, last, blocks) in peaks.items():
+            store.conn.execute(
+                "INSERT OR REPLACE INTO rcpt_peaks(server, origin, n, last, peaks) VALUES"
+                "(?,?,?,?,?)", (server, origin, n, last, json.dumps(
+                    {f"{lo},{hi}": h.hex() for (lo, hi), h in blocks.items()})))
         for origin, c in rc.body.covered.items():
             old = prev.body.covered[origin].ranges if prev and origin in prev.body.covered else []
             for lo, hi in subtract(c.ranges, old):
