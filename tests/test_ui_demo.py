@@ -91,3 +91,51 @@ def test_walk_the_pages_with_the_demo_data(demo: tuple[dict[str, str], Path]) ->
         _shot(b, shots, "demo-phone-people")
     finally:
         b.close()
+
+
+def _ui_process(home: Path, *args: str) -> tuple[subprocess.Popen[str], str, str]:
+    proc = subprocess.Popen([sys.executable, "-m", "sneakersync", "--home", str(home), "ui",
+                             "--no-browser", *args], cwd=REPO, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    head = ""
+    for line in proc.stdout:
+        head += line
+        if line.startswith("open: "):
+            return proc, line.split()[1], head
+    proc.kill()
+    raise AssertionError(f"no link printed: {head} {proc.stderr.read() if proc.stderr else ''}")
+
+
+def test_sneakersync_ui_in_a_real_process(tmp_path: Path) -> None:
+    proc, url, _ = _ui_process(tmp_path / "new")
+    try:
+        assert url.startswith("http://127.0.0.1:") and "/open?token=" in url
+        with httpx.Client(follow_redirects=True) as c:
+            r = c.get(url)
+            assert r.url.path == "/setup" and "Create this device" in r.text
+            base = url.split("/open")[0]
+            assert httpx.get(base + "/records").status_code == 403  # no cookie, no page
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0 and "the links no longer work" in out, err
+    with pytest.raises(httpx.TransportError):
+        httpx.get(base + "/records", timeout=5)  # the process, and its token, are gone
+
+
+def test_listening_beyond_this_machine_warns_and_refuses_wildcards(tmp_path: Path) -> None:
+    from conftest import cli
+
+    p = cli(tmp_path / "h", "ui", "--no-browser", "--listen", "0.0.0.0", ok=False)
+    assert p.returncode == 2 and "every address" in p.stderr and "Traceback" not in p.stderr
+    assert "warning" not in p.stderr
+    proc, url, _ = _ui_process(tmp_path / "h", "--listen", "127.0.0.2")
+    try:
+        assert url.startswith("http://127.0.0.2:")
+        assert "warning: listening on 127.0.0.2" in (proc.stderr.readline() if proc.stderr else "")
+        with httpx.Client(follow_redirects=True) as c:
+            assert c.get(url).url.path == "/setup"
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=30)

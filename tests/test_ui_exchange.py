@@ -150,12 +150,19 @@ def test_sync_through_a_stick(ui: UI) -> None:
     j.store.put("households", {"head": "Head 3", "size": 5}, "hh-3")
     j.store.put("households", {"head": "New family"}, "hh-99")
     export_to_drive(j.home, j.store, stick, [])
+    # and something that is not a packet, named like one (a damaged or forged file)
+    import hashlib
+
+    junk = b"age-encryption.org/v1\n-> X25519 not really\n"
+    (stick / "sneakersync" / "v1" / "packets" / f"{hashlib.sha256(junk).hexdigest()}.pkt"
+     ).write_bytes(junk)
     # Amina reads it in the browser: the stick folder is remembered
     ui.go("/sync")
     assert ui.b.eval("document.querySelector('#drive').value") == str(stick)
     ui.b.click("#import")
     report = _wait_job(ui)
     assert "From Juma tablet: 1 packet, 2 changes applied." in report, report
+    assert f"Refused {hashlib.sha256(junk).hexdigest()}.pkt" in report, report
     assert a.store.get("households", "hh-99").data == {"head": "New family"}
 
 

@@ -248,3 +248,17 @@ def test_a_sealed_device_is_unlocked_once_with_its_passphrase(tmp_path: Path) ->
     r = c.post("/unlock", data={"csrf": s.csrf, "passphrase": "right one"}, headers=ORIGIN)
     assert r.headers["location"] == "/records" and not s.locked()
     assert c.get("/records").status_code == 200
+
+
+def test_nothing_is_loaded_from_the_network() -> None:
+    """Works offline: no page, style or script refers to another site."""
+    from importlib import resources
+
+    root = resources.files("sneakersync.ui")
+    files = [f for d in ("templates", "static") for f in (root / d).iterdir()]
+    assert len(files) > 10
+    for f in files:
+        text = f.read_text(encoding="utf-8")
+        assert not re.search(r"(https?:)?//[a-z0-9.-]+\.[a-z]{2,}", text), f.name
+        if f.name.endswith(".css"):
+            assert "@import" not in text and "url(" not in text, f.name

@@ -22,8 +22,9 @@ def _passphrase_without_prompt(c: Ctx) -> Callable[[], str | None]:
 
 @cli.command()
 @click.option("--listen", default="127.0.0.1", show_default=True, metavar="ADDRESS",
-              help="Address to listen on. Anything but 127.0.0.1 lets other machines on "
-                   "the network reach the page (they still need the link).")
+              help="Address to listen on. This machine's network address (e.g. "
+                   "192.168.1.20) lets other machines reach the page; they still need the "
+                   "link, and browsers allow the camera only on 127.0.0.1.")
 @click.option("--port", type=click.IntRange(0, 65535), default=0,
               help="Port (default: a free one).")
 @click.option("--no-browser", is_flag=True, help="Print the link; do not open a browser.")
@@ -40,11 +41,11 @@ def ui(c: Ctx, listen: str, port: int, no_browser: bool) -> None:
     from sneakersync.ui.run import LOOPBACK, open_browser, serve_until_interrupted, start
     from sneakersync.ui.session import Session
 
+    running = start(Session(c.home_path, ask=_passphrase_without_prompt(c)), host=listen,
+                    port=port)
     if listen not in LOOPBACK:
         click.echo(f"warning: listening on {listen}: other machines on the network can reach "
                    "this page; anyone holding the link can act as this device", err=True)
-    running = start(Session(c.home_path, ask=_passphrase_without_prompt(c)), host=listen,
-                    port=port)
     click.echo(f"sneakersync ui for {c.home_path}")
     click.echo(f"open: {running.url}")
     if not no_browser:

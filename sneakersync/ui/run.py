@@ -55,6 +55,11 @@ class Running:
 def start(session: Session, *, host: str = "127.0.0.1", port: int = 0) -> Running:
     """Serve ``session`` in a background thread; returns the link to open."""
     check_extras()
+    if host in ("0.0.0.0", "::", ""):
+        raise UsageError(f"--listen {host or '(empty)'} would answer on every address, under "
+                         "names this page cannot check",
+                         hints=("give this machine's own address on the network, "
+                                "e.g. --listen 192.168.1.20",))
     import uvicorn
 
     from sneakersync.ui.app import build_app
