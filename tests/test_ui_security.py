@@ -262,3 +262,22 @@ def test_nothing_is_loaded_from_the_network() -> None:
         assert not re.search(r"(https?:)?//[a-z0-9.-]+\.[a-z]{2,}", text), f.name
         if f.name.endswith(".css"):
             assert "@import" not in text and "url(" not in text, f.name
+
+
+def test_camera_frames_are_bounded_before_they_are_decoded(tmp_path: Path) -> None:
+    import io
+
+    from PIL import Image
+
+    s = _session(tmp_path)
+    c = _client(s)
+    h = dict(ORIGIN, **{"x-csrf-token": s.csrf, "content-type": "image/jpeg"})
+    assert c.get("/qr/receive").status_code == 200
+    huge = io.BytesIO()
+    Image.new("1", (6000, 6000)).save(huge, format="PNG")  # tiny file, 36 Mpixel image
+    for body, why in ((b"not an image", "not a JPEG or PNG"),
+                      (b"\xff\xd8\xff" + b"\0" * 100, "cannot be read"),
+                      (huge.getvalue(), "out of bounds")):
+        for url in ("/people/scan/frame", "/qr/receive/frame"):
+            r = c.post(url, content=body, headers=h)
+            assert r.status_code == 200 and why in r.json()["error"], (url, r.text)

@@ -83,6 +83,11 @@ def receive_page(s: Session, request: Request) -> Any:
     return "qr_receive.html", {"title": "Receive by camera"}
 
 def _rx_step(s: Session, body: bytes) -> dict[str, Any]:
+    with s.lock:  # one frame at a time: the receiver is not shared between threads
+        return _rx_locked(s, body)
+
+
+def _rx_locked(s: Session, body: bytes) -> dict[str, Any]:
     from sneakersync.media.qr.browser import decode_frame_image
     from sneakersync.sync.engine import ImportReport, import_packet
     from sneakersync.wire.packet import packet_id

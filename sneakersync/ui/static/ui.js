@@ -123,3 +123,10 @@ document.querySelectorAll("input[type=text][id^='e-']").forEach((box) => {
     if (radio) radio.checked = true;
   });
 });
+document.querySelectorAll("[data-fullscreen]").forEach((btn) => {
+  btn.addEventListener("click", () => {
+    const el = document.documentElement;
+    if (document.fullscreenElement) document.exitFullscreen();
+    else if (el.requestFullscreen) el.requestFullscreen().catch(() => {});
+  });
+});
