@@ -72,8 +72,11 @@ def test_walk_the_pages_with_the_demo_data(demo: tuple[dict[str, str], Path]) ->
     try:
         b.goto(links["amina"])
         base = links["amina"].split("/open")[0]
+        b.goto(links["stranger"])  # a second device's session in the same browser
+        assert b.text(".device").startswith("Unknown phone")
         b.goto(base + "/records")
-        assert "shelters" in b.text("main")
+        assert "shelters" in b.text("main")  # both sessions hold: cookies are per process
+        assert b.text(".device").startswith("Amina clinic laptop")
         _shot(b, shots, "demo-records")
         b.goto(base + "/records/shelters")
         assert int(b.eval("document.querySelectorAll('#rows tbody tr').length")) > 0

@@ -13,7 +13,7 @@ from starlette.testclient import TestClient  # noqa: E402
 
 from sneakersync.store import home as home_mod  # noqa: E402
 from sneakersync.ui.app import build_app  # noqa: E402
-from sneakersync.ui.security import COOKIE, CSP, MAX_BODY  # noqa: E402
+from sneakersync.ui.security import CSP, MAX_BODY  # noqa: E402
 from sneakersync.ui.session import Session  # noqa: E402
 
 ORIGIN = {"origin": "http://testserver"}
@@ -40,11 +40,12 @@ def _records(s: Session) -> list[str]:
 
 
 def test_no_cookie_no_page(tmp_path: Path) -> None:
-    c = _client(_session(tmp_path), signed_in=False)
+    s = _session(tmp_path)
+    c = _client(s, signed_in=False)
     for path in ("/records", "/people", "/people/card.svg", "/static/ui.js", "/"):
         r = c.get(path)
         assert r.status_code == 403 and "Not signed in" in r.text
-    c.cookies.set(COOKIE, "guess")
+    c.cookies.set(s.cookie_name, "guess")
     assert c.get("/records").status_code == 403
 
 
@@ -70,7 +71,8 @@ def test_the_token_and_cookie_expire_with_the_process(tmp_path: Path) -> None:
     new = Session(old.home_path)  # a new `sneakersync ui` process on the same device
     new.hosts.add("testserver")
     c2 = TestClient(build_app(new), follow_redirects=False)
-    c2.cookies.set(COOKIE, c.cookies[COOKIE])
+    c2.cookies.set(new.cookie_name, c.cookies[old.cookie_name])
+    c2.cookies.set(old.cookie_name, c.cookies[old.cookie_name])
     assert c2.get("/records").status_code == 403
     assert c2.get(f"/open?token={old.token}").status_code == 403
     assert new.token != old.token and new.cookie != old.cookie and new.csrf != old.csrf

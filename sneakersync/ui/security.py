@@ -3,8 +3,9 @@
 1. ``Host`` must be the address the UI listens on (a page on another site that
    rebinds its DNS name to 127.0.0.1 is refused).
 2. ``/open?token=T`` exchanges the one-time token printed and opened by
-   ``sneakersync ui`` for a session cookie (HttpOnly, SameSite=Strict); the token
-   works once.  Every other path needs that cookie.
+   ``sneakersync ui`` for a session cookie (HttpOnly, SameSite=Strict, named for this
+   process, since a browser shares 127.0.0.1's cookies between ports); the token works
+   once.  Every other path needs that cookie.
 3. Anything but GET/HEAD must come from our own origin (``Origin`` header) and carry
    the CSRF token (form field ``csrf`` or header ``X-CSRF-Token``), with a body of at
    most ``MAX_BODY`` bytes, read before any page code sees it.
@@ -18,7 +19,6 @@ import hmac
 from typing import Any, Awaitable, Callable
 from urllib.parse import parse_qs
 
-COOKIE = "sneakersync_ui"
 MAX_BODY = 8 * 1024 * 1024  # a camera frame as JPEG is well below
 MAX_FORM_FIELDS = 2000
 
@@ -62,10 +62,10 @@ def _headers(scope: Scope) -> dict[str, str]:
     return {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
 
 
-def _cookie(header: str) -> str | None:
+def _cookie(header: str, wanted: str) -> str | None:
     for part in header.split(";"):
         name, _, value = part.strip().partition("=")
-        if name == COOKIE:
+        if name == wanted:
             return value
     return None
 
@@ -98,7 +98,7 @@ class Guard:
         if path == "/open":
             await self._open(scope, send_with_headers)
             return
-        got = _cookie(h.get("cookie", ""))
+        got = _cookie(h.get("cookie", ""), s.cookie_name)
         if got is None or not same(got, s.cookie):
             await _plain(send_with_headers, 403,
                          "Not signed in. Open the link that `sneakersync ui` printed "
@@ -141,7 +141,7 @@ class Guard:
                                     "Start `sneakersync ui` again for a new one.")
             return
         s.token_used = True
-        cookie = f"{COOKIE}={s.cookie}; Path=/; HttpOnly; SameSite=Strict"
+        cookie = f"{s.cookie_name}={s.cookie}; Path=/; HttpOnly; SameSite=Strict"
         await send({"type": "http.response.start", "status": 303,
                     "headers": [(b"location", b"/"), (b"set-cookie", cookie.encode()),
                                 (b"content-length", b"0")]})

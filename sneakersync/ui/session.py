@@ -34,6 +34,7 @@ class Session:
     token: str = field(default_factory=lambda: secrets.token_urlsafe(32))
     cookie: str = field(default_factory=lambda: secrets.token_urlsafe(32))
     csrf: str = field(default_factory=lambda: secrets.token_urlsafe(32))
+    cookie_name: str = field(default_factory=lambda: f"sneakersync_ui_{secrets.token_hex(4)}")
     token_used: bool = False
     hosts: set[str] = field(default_factory=set)  # Host headers accepted ("127.0.0.1:PORT")
     lock: threading.RLock = field(default_factory=threading.RLock)
