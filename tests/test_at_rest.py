@@ -403,3 +403,25 @@ def test_init_and_use_ask_on_a_terminal(tmp_path: Path) -> None:
     assert code == 0 and "at rest:   passphrase" in out
     code, out = _on_a_terminal(home, ["whoami"], ["wrong pass"])
     assert code == 9 and "wrong passphrase" in out
+
+
+def test_a_sealed_servers_backup_stays_sealed(tmp_path: Path) -> None:
+    from sneakersync.server.backends import backup
+    from sneakersync.store.records import Store
+    from sneakersync.wire.identity import KIND_SERVER
+
+    h = home_mod.create(tmp_path / "srv", "Office", kind=KIND_SERVER, passphrase=PW)
+    s = h.open_store()
+    s.put("patients", {"full_name": "Wanjiru Ochieng"}, "pt-1")
+    s.close()
+    old = os.umask(0)
+    try:
+        backup(h, tmp_path / "backup.db")
+    finally:
+        os.umask(old)
+    raw = (tmp_path / "backup.db").read_bytes()
+    assert b"Wanjiru" not in raw and not raw.startswith(b"SQLite format 3")
+    assert stat.S_IMODE((tmp_path / "backup.db").stat().st_mode) == 0o600
+    copy = Store(tmp_path / "backup.db", h.device_id, key=h.store_key)
+    assert copy.get("patients", "pt-1").data == {"full_name": "Wanjiru Ochieng"}
+    copy.close()
