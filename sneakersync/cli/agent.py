@@ -131,6 +131,9 @@ def start(home: Path, passphrase: str, seconds: int) -> None:
         null = os.open(os.devnull, os.O_RDWR)
         for fd in (0, 1, 2):
             os.dup2(null, fd)
+        keep = lsock.fileno()  # nothing else inherited stays open (pipes, descriptors)
+        os.closerange(3, keep)
+        os.closerange(keep + 1, 1 << 16)
         os.chdir("/")
         _serve(lsock, path, passphrase.encode("utf-8").hex().encode(), time.monotonic() + seconds)
     finally:
