@@ -303,3 +303,22 @@ def test_released_stranger_gets_no_trust_and_cannot_revoke_honest_peers(
     rep = json.loads(run(capsys, me, "import", str(usb), "--json"))
     assert rep["imported"] == 1 and rep["quarantined"] == 1 and rep["rejected"] == []
     assert json.loads(run(capsys, me, "get", "hh", "h1", "--json"))["data"] == {"y": 2}
+
+
+def test_enrolled_in_quarantine_is_held_until_trusted(tmp_path: Path, make_device) -> None:
+    srv, (a, _b), stick = setup(tmp_path, make_device)
+    newcomer = make_device("newcomer", seed=41)
+    use_server(newcomer.store, srv.home.card.encode())
+    p = srv.enroll(newcomer, quarantine=True)
+    assert p.trust == "quarantine"
+    newcomer.store.put("c", {"x": 1}, "n1")
+    export(newcomer, stick)
+    rep = srv.ingest(stick)
+    assert rep["held"] == 1 and _record(srv, "c", "n1") is None
+    [held] = enroll_mod.held(srv.sstore)
+    assert held["device"] == "newcomer" and "quarantine" in held["reason"]
+    # enrolling again without --quarantine trusts it; the held packet is then stored
+    assert srv.enroll(newcomer).trust == "trusted"
+    got = release(srv.home, srv.sstore, enroll_mod.signer_text(p.sign_pub)).as_json()
+    assert got["stored"] == 1 and _record(srv, "c", "n1") == {"x": 1}
+    assert enroll_mod.held(srv.sstore) == [] and not list(srv.home.quarantine_dir.glob("*"))

@@ -364,16 +364,21 @@ def server_ingest(c: Ctx, drive: Path, as_json: bool) -> None:
 @server.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8765, show_default=True, type=int)
-@click.option("--max-upload", default=64, show_default=True, type=int,
+@click.option("--max-upload", default=64, show_default=True, type=click.IntRange(1, 2047),
               help="Largest packet accepted, in MiB.")
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
               help="Worker processes (more than 1 needs the PostgreSQL backend).")
 @click.option("--pool", default=8, show_default=True, type=click.IntRange(1, 64),
               help="Database connections per worker (PostgreSQL).")
+@click.option("--quota", default=1024, show_default=True, type=click.IntRange(1, 1 << 20),
+              help="MiB each enrolled device may upload per hour (beyond: 429).")
 @pass_ctx
 def server_serve(c: Ctx, host: str, port: int, max_upload: int, workers: int,
-                 pool: int) -> None:
+                 pool: int, quota: int) -> None:
     """Accept packet uploads over HTTP (`push`) and show the dashboard at /.
+
+    Only enrolled devices' packets are stored (others are held, `server held`).
+    Limits against a hostile network: formats/server-http-v1.md.
 
     Example: sneakersync --home /srv/sneakersync server serve --port 8765
 
@@ -384,7 +389,8 @@ def server_serve(c: Ctx, host: str, port: int, max_upload: int, workers: int,
     h = _server_home(c)
     c.say(f"serving {h.name!r} on http://{host}:{port}/ with {workers} worker"
           f"{'s' if workers > 1 else ''} (Ctrl-C stops)")
-    serve(h, host=host, port=port, max_upload=max_upload << 20, workers=workers, pool=pool)
+    serve(h, host=host, port=port, max_upload=max_upload << 20, workers=workers, pool=pool,
+          quota=quota << 20)
 
 
 @server.command("export")

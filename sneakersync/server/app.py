@@ -328,12 +328,15 @@ def app_from_env() -> Any:
     cfg = json.loads(os.environ[ENV_SERVE])
     home = home_mod.load(Path(cfg["home"]))
     return create_app(home, max_upload=int(cfg["max_upload"]),
-                      db=open_server_db(home, pool_size=int(cfg["pool"])))
+                      db=open_server_db(home, pool_size=int(cfg["pool"])),
+                      limits=Limits(quota_bytes=int(cfg.get("quota", Limits.quota_bytes))))
 
 
 def serve(home: Home, *, host: str = "127.0.0.1", port: int = 8765,
-          max_upload: int = 64 << 20, workers: int = 1, pool: int = 8) -> None:
-    """Run the server.  ``workers`` > 1 starts that many processes (PostgreSQL only)."""
+          max_upload: int = 64 << 20, workers: int = 1, pool: int = 8,
+          quota: int = Limits.quota_bytes) -> None:
+    """Run the server.  ``workers`` > 1 starts that many processes (PostgreSQL only);
+    ``quota``: bytes each device may upload per hour (per worker process)."""
     try:
         import uvicorn
     except ImportError as exc:
@@ -358,13 +361,13 @@ def serve(home: Home, *, host: str = "127.0.0.1", port: int = 8765,
                                     "SNEAKERSYNC_PASSPHRASE_FILE to a key file",))
         open_server_db(home, pool_size=1).close()  # migrate once, fail early on a bad URL
         os.environ[ENV_SERVE] = json.dumps({"home": str(home.path), "max_upload": max_upload,
-                                            "pool": pool})
+                                            "pool": pool, "quota": quota})
         uvicorn.run("sneakersync.server.app:app_from_env", factory=True, host=host, port=port,
                     workers=workers, log_level="warning",
                     **{**uvicorn_options(Limits(max_upload=max_upload)),
                        "http": "sneakersync.server.limits:GuardedH11Protocol"})
         return
-    limits = Limits(max_upload=max_upload)
+    limits = Limits(max_upload=max_upload, quota_bytes=quota)
     uvicorn.run(create_app(home, max_upload=max_upload, limits=limits,
                            db=open_server_db(home, pool_size=pool)),
                 host=host, port=port, log_level="warning", **uvicorn_options(limits))
