@@ -416,3 +416,72 @@ def test_a_million_tiny_files(make_device, tmp_path) -> None:
     assert rep.rejected_more + len(rep.rejected) == 1_000_000
     assert b.store.get("h", "good").data == {"ok": 1}
     assert peak < 256 << 20
+
+
+# --- item 7: a revocation commits to what the revoked device really wrote -------------------
+
+def _revocation_world(make_device):  # type: ignore[no-untyped-def]
+    from sneakersync.store import revocations as revocation_store
+    x, r, v, g = (make_device(n) for n in ("x", "revoker", "victim", "gullible"))
+    befriend(x, r, v, g)
+    x.store.put("h", {"n": 1}, "r1")
+    recv(v, send(x, [v]).data)  # the victim has change 1 only
+    x.store.put("h", {"n": 2, "real": True}, "r2")
+    x.store.put("h", {"n": 3}, "r3")
+    recv(r, send(x, [r]).data)  # the revoker holds 1..3
+    stmt = revocation_store.revoke_peer(r.home, r.store, peers.by_id(r.store, x.id))
+    assert stmt.last == 3 and stmt.root != bytes(32)
+    return x, r, v, g
+
+
+def test_stolen_key_cannot_resign_a_counter_below_the_limit(make_device) -> None:
+    x, r, v, g = _revocation_world(make_device)
+    # the revocation reaches the victim, without x's changes 2 and 3
+    out = send(r, [v], selector=lambda p, k, raw: False)
+    assert out is not None and out.revocations
+    recv(v, out.data)
+    assert peers.by_id(v.store, x.id).revoked
+    # the thief re-signs counter 2 with other content; a device that has not heard of the
+    # revocation takes it and relays it to the victim
+    forged = forge(x, [g], [line(x.id, 2, "r2", {"n": 2, "forged": True}, {})], first=2)
+    recv(g, forged)
+    rep = recv(v, send(g, [v]).data)
+    assert not rep.rejected and rep.held and rep.held[0]["sender"] == x.id
+    import pytest
+    from sneakersync.errors import NotFoundError
+    with pytest.raises(NotFoundError):
+        v.store.get("h", "r2")  # held, not applied: it cannot be checked yet
+    # the real changes 2..3 arrive (relayed by the revoker): they match the root and apply
+    rep2 = recv(v, send(r, [v], full=True).data)
+    assert v.store.get("h", "r2").data == {"n": 2, "real": True}
+    assert v.store.get("h", "r3").data == {"n": 3} and rep2.changes_applied >= 2
+    # releasing the held forgery by hand is still refused: x signed two different 2s
+    rep3 = quarantine_accept(v.home, v.store, x.id)
+    assert rep3.rejected and rep3.rejected[0]["error"].startswith("auth: ")
+    assert v.store.get("h", "r2").data == {"n": 2, "real": True}
+
+
+def test_a_forgery_that_completes_the_range_is_refused(make_device) -> None:
+    from sneakersync.store import revocations as revocation_store
+    x, r, w, g = (make_device(n) for n in ("x", "revoker", "w", "gullible"))
+    befriend(x, r, w, g)
+    for n in (1, 2, 3):
+        x.store.put("h", {"n": n}, f"r{n}")
+    recv(r, send(x, [r]).data)
+    # w holds x's changes 1 and 3, not 2 (a share rule kept r2 from it)
+    recv(w, send(x, [w], selector=lambda p, k, raw: b'"r2"' not in raw).data)
+    assert w.store.conn.execute("SELECT COUNT(*) FROM changes WHERE origin=?",
+                                (x.id,)).fetchone()[0] == 2
+    revocation_store.revoke_peer(r.home, r.store, peers.by_id(r.store, x.id))
+    recv(w, send(r, [w], selector=lambda p, k, raw: False).data)  # the statement only
+    forged = forge(x, [g], [line(x.id, 2, "r2", {"n": 2, "forged": True}, {})], first=2)
+    recv(g, forged)
+    g.store.put("h", {"from": "g"}, "rg")
+    rep = recv(w, send(g, [w]).data)
+    assert len(rep.rejected) == 1 and rep.rejected[0]["error"].startswith("auth: ")
+    assert "revocation says" in rep.rejected[0]["error"]
+    assert w.store.get("h", "rg").data == {"from": "g"}  # the rest of the packet applied
+    import pytest
+    from sneakersync.errors import NotFoundError
+    with pytest.raises(NotFoundError):
+        w.store.get("h", "r2")

@@ -47,7 +47,7 @@ def test_vectors(path: Path) -> None:
             rv.verify(r, revoker.sign_public)
         return
     assert expect == "ok"
-    assert rv.message(r.revoker, r.revoked_card, r.last, r.at).hex() == v["message_hex"]
+    assert rv.message(r.revoker, r.revoked_card, r.last, r.at, r.root).hex() == v["message_hex"]
     rv.verify(r, revoker.sign_public)
 
 
@@ -136,8 +136,8 @@ def test_statements_from_strangers_ignored_forgeries_rejected(make_device) -> No
 
 def test_stronger_statement_wins_in_any_order(make_device) -> None:
     a, x = make_device("a", 1), make_device("x", 2)
-    s5 = rv.sign(a.home.keys, x.home.card, 5, 10)
-    s3 = rv.sign(a.home.keys, x.home.card, 3, 20)
+    s5 = rv.sign(a.home.keys, x.home.card, 5, 10, b"\x05" * 32)
+    s3 = rv.sign(a.home.keys, x.home.card, 3, 20, b"\x03" * 32)
     with a.store.transaction():
         assert revocation_store.remember(a.store, s5)
         assert revocation_store.remember(a.store, s3)

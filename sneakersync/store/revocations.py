@@ -9,9 +9,11 @@ Tables (created on first use, outside the store's versioned schema):
 
 from __future__ import annotations
 
+import sqlite3
 from typing import Iterable
 
 from sneakersync.store import peers as peers_mod
+from sneakersync.wire import merkle
 from sneakersync.wire import revocation as rv
 from sneakersync.errors import UsageError
 from sneakersync.store.home import Home
@@ -23,7 +25,7 @@ _TABLES = (
     """CREATE TABLE IF NOT EXISTS revocations (
         revoker TEXT NOT NULL, revoked TEXT NOT NULL, card TEXT NOT NULL,
         last INTEGER NOT NULL, at INTEGER NOT NULL, sig BLOB NOT NULL,
-        received_at INTEGER NOT NULL, PRIMARY KEY (revoker, revoked))""",
+        received_at INTEGER NOT NULL, root BLOB, PRIMARY KEY (revoker, revoked))""",
     """CREATE TABLE IF NOT EXISTS revocations_sent (
         peer TEXT NOT NULL, sig BLOB NOT NULL, PRIMARY KEY (peer, sig))""",
 )
@@ -35,15 +37,20 @@ def ensure_tables(store: Store) -> None:
         return
     for stmt in _TABLES:
         store.conn.execute(stmt)
+    try:  # stores made before statements committed to a root
+        store.conn.execute("SELECT root FROM revocations LIMIT 0")
+    except sqlite3.OperationalError:
+        store.conn.execute("ALTER TABLE revocations ADD COLUMN root BLOB")
     if not store.conn.in_transaction:  # a rolled-back transaction would drop the tables
         setattr(store, _READY, True)
 
 
 def _row(r: tuple) -> Revocation:  # type: ignore[type-arg]
-    return Revocation(r[0], r[1], r[2], int(r[3]), int(r[4]), bytes(r[5]))
+    return Revocation(r[0], r[1], r[2], int(r[3]), int(r[4]), bytes(r[5]),
+                      bytes(r[6]) if r[6] is not None else rv.EMPTY_ROOT)
 
 
-_COLS = "revoker, revoked, card, last, at, sig"
+_COLS = "revoker, revoked, card, last, at, sig, root"
 
 
 def statements(store: Store) -> list[Revocation]:
@@ -72,15 +79,9 @@ def remember(store: Store, r: Revocation) -> bool:
     if old is not None and _row(old) == r:
         return False
     store.conn.execute(
-        f"INSERT OR REPLACE INTO revocations({_COLS}, received_at) VALUES(?,?,?,?,?,?,?)",
-        (r.revoker, r.revoked, r.card, r.last, r.at, r.sig, now_ms()))
+        f"INSERT OR REPLACE INTO revocations({_COLS}, received_at) VALUES(?,?,?,?,?,?,?,?)",
+        (r.revoker, r.revoked, r.card, r.last, r.at, r.sig, r.root, now_ms()))
     return True
-
-
-def held_max(store: Store, origin: str) -> int:
-    row = store.conn.execute("SELECT MAX(hi) FROM held WHERE origin=?",  # compacted too
-                             (origin,)).fetchone()
-    return int(row[0]) if row and row[0] is not None else 0
 
 
 def revoke_peer(home: Home, store: Store, peer: Peer, *, last: int | None = None,
@@ -91,17 +92,56 @@ def revoke_peer(home: Home, store: Store, peer: Peer, *, last: int | None = None
     what it already accepted stays, anything the key signs later is refused.
     """
     if last is None:
-        last = held_max(store, peer.device_id)
+        last = contiguous_max(store, peer.device_id)
     if last < 0:
         raise UsageError("the last accepted counter cannot be negative")
+    root = root_of(store, peer.device_id, last)
+    if root is None:
+        raise UsageError(f"this device does not hold all of {peer.name!r}'s changes 1..{last}, "
+                         "so it cannot vouch for them",
+                         hints=(f"revoke after {contiguous_max(store, peer.device_id)} "
+                                "(--last), the most it holds without a gap",))
     at = now if now is not None else now_ms()
     from sneakersync.wire.identity import decode_card
 
-    r = rv.sign(home.keys, decode_card(peer.card), last, at)
+    r = rv.sign(home.keys, decode_card(peer.card), last, at, root)
     with store.transaction():
         remember(store, r)
         peers_mod.mark_revoked(store, peer.device_id, r.last, at)
     return r
+
+
+def contiguous_max(store: Store, origin: str) -> int:
+    """The highest N such that this device holds ``origin``'s changes 1..N (0: none)."""
+    row = store.conn.execute(
+        "SELECT COUNT(*), MAX(counter) FROM changes WHERE origin=? AND counter <= "
+        "(SELECT COALESCE(MIN(c1.counter), 0) FROM changes c1 WHERE c1.origin=? AND NOT EXISTS"
+        " (SELECT 1 FROM changes c2 WHERE c2.origin=? AND c2.counter = c1.counter + 1))",
+        (origin, origin, origin)).fetchone()
+    if not row or not row[0] or row[0] != row[1]:
+        return 0
+    return int(row[1])
+
+
+def root_of(store: Store, origin: str, last: int) -> bytes | None:
+    """Merkle root over ``origin``'s changes 1..last as held here (hashes survive
+    pruning); None if one of them is missing."""
+    if last == 0:
+        return rv.EMPTY_ROOT
+    hashes = [bytes(h) for (h,) in store.conn.execute(
+        "SELECT hash FROM changes WHERE origin=? AND counter BETWEEN 1 AND ? ORDER BY counter",
+        (origin, last))]
+    if len(hashes) != last:
+        return None
+    return merkle.root(hashes)
+
+
+def roots_for(store: Store, origin: str) -> list[tuple[int, bytes]]:
+    """(last, root) of every kept statement about ``origin``."""
+    ensure_tables(store)
+    return [(int(last), bytes(root) if root is not None else rv.EMPTY_ROOT)
+            for last, root in store.conn.execute(
+                "SELECT last, root FROM revocations WHERE revoked=?", (origin,))]
 
 
 def apply_remembered(store: Store, device_id: str) -> int | None:

@@ -483,15 +483,29 @@ def device_policy(store: Store) -> SenderPolicy:
 
 
 def apply_segments(home: Home, store: Store, b: body_mod.Body,
-                   verified: Sequence[body_mod.Verified], stats: ApplyStats) -> None:
+                   verified: Sequence[body_mod.Verified], stats: ApplyStats, *,
+                   release_origin: str | None = None) -> dict[str, tuple[str, str]]:
     """Apply verified segments inside the caller's transaction: changes of revoked
     origins past their limit are dropped, relayed segments are kept for forwarding,
-    and origin cards are remembered."""
+    and origin cards are remembered.
+
+    A revoked origin's changes at or below its limit that this device does not hold
+    yet are applied only when a revocation statement vouches for them (its root over
+    the origin's changes 1..last matches what this device then holds); when no
+    statement can be checked yet they are held, when one contradicts them they are
+    refused.  Returns origin -> ("held" | "refused", reason) for the caller to report
+    (``release_origin``: the user accepted that origin's held changes).
+    """
+    out: dict[str, tuple[str, str]] = {}
     for v in verified:
         origin = v.segment.origin
         limit = _revoked_limit(store, origin)
         items = [(raw, ver, h) for raw, ver, h in zip(v.segment.changes, v.versions, v.hashes)
                  if limit is None or ver.counter <= limit]
+        if limit is not None and items and origin != release_origin:
+            items, verdict = _vouched(store, origin, items)
+            if verdict is not None and origin not in out:
+                out[origin] = verdict
         if not items:
             continue
         seg_id = None
@@ -503,6 +517,43 @@ def apply_segments(home: Home, store: Store, b: body_mod.Body,
         if card and origin != store.device_id:
             store.conn.execute("INSERT OR IGNORE INTO cards(device_id, card) VALUES(?,?)",
                                (origin, card))
+    return out
+
+
+Item = tuple[bytes, Any, bytes]
+
+
+def _vouched(store: Store, origin: str, items: list[Item]
+             ) -> tuple[list[Item], tuple[str, str] | None]:
+    """The items of a revoked origin a revocation statement vouches for (revocation-v1
+    section 5, rule 5)."""
+    held = dict(store.conn.execute(
+        "SELECT counter, hash FROM changes WHERE origin=? AND counter BETWEEN ? AND ?",
+        (origin, min(i[1].counter for i in items), max(i[1].counter for i in items))))
+    new = [i for i in items if i[1].counter not in held]
+    if not new:
+        return items, None  # all held already: duplicates (or an equivocation, caught later)
+    roots = revocation_store.roots_for(store, origin)
+    top = max((last for last, _ in roots), default=0)
+    leaves = {int(c): bytes(h) for c, h in store.conn.execute(
+        "SELECT counter, hash FROM changes WHERE origin=? AND counter BETWEEN 1 AND ?",
+        (origin, top))}
+    for _, ver, h in new:
+        leaves.setdefault(ver.counter, h)
+    for last, root in sorted(roots):
+        if last < max(i[1].counter for i in new):
+            continue
+        span = [leaves.get(c) for c in range(1, last + 1)]
+        if any(x is None for x in span):
+            continue
+        if merkle.root([x for x in span if x is not None]) == root:
+            return items, None
+        return ([i for i in items if i[1].counter in held],
+                ("refused", f"changes of revoked device {origin} do not match what its "
+                            "revocation says it wrote (re-signed with a stolen key?)"))
+    return ([i for i in items if i[1].counter in held],
+            ("held", f"device {origin} is revoked and these changes of it cannot be checked "
+                     "against its revocation yet"))
 
 
 @contextmanager
@@ -550,7 +601,18 @@ def _apply(home: Home, store: Store, data: bytes, pid: str, report: ImportReport
                 " VALUES(?,?,?,?,?)", (pid, o, b.sender, why, now_ms()))
         # statements first: a revocation in this packet already limits its own segments
         new_statements = revocation_store.apply_incoming(home, store, inc.statements)
-        apply_segments(home, store, b, verified, stats)
+        verdicts = apply_segments(home, store, b, verified, stats,
+                                  release_origin=release_origin)
+        for o, (kind, why) in sorted(verdicts.items()):
+            if kind == "held":
+                held[o] = why
+                store.conn.execute(
+                    "INSERT OR IGNORE INTO held_origins(packet_id, origin, sender, reason, at)"
+                    " VALUES(?,?,?,?,?)", (pid, o, b.sender, why, now_ms()))
+            else:
+                report.reject(name or pid, AuthError(why))
+        if held and not (home.quarantine_dir / f"{pid}.pkt").exists():
+            write_durably(home.quarantine_dir / f"{pid}.pkt", data)
         if p is not None:
             record_knowledge(store, p.device_id, "acked", b.manifest)
             peers_mod.touch(store, p.device_id)

@@ -19,7 +19,8 @@ from sneakersync.wire.identity import Card, DeviceKeys, decode_card, parse_id_te
 TYPE = "sneakersync/revocation"
 VERSION = 1
 DOMAIN = b"sneakersync revocation v1\x00"
-KEYS = frozenset({"type", "v", "revoker", "revoked", "card", "last", "at", "sig"})
+KEYS = frozenset({"type", "v", "revoker", "revoked", "card", "last", "at", "root", "sig"})
+EMPTY_ROOT = bytes(32)  # the root committed to when nothing was accepted (last = 0)
 MAX_COUNTER = (1 << 53) - 1
 MAX_STATEMENTS = 10_000
 
@@ -38,6 +39,10 @@ class Revocation:
     last: int  # the revoked device's last change counter the revoker accepts
     at: int  # when, ms since the epoch (a hint for people; not used in decisions)
     sig: bytes  # Ed25519 by the revoker over :func:`message`
+    # Merkle root (packet-v1 section 6) over the revoked device's changes 1..last as the
+    # revoker holds them: what the device really wrote, so a stolen key cannot re-sign
+    # a counter at or below ``last`` with other content
+    root: bytes = EMPTY_ROOT
 
     @property
     def revoked_card(self) -> Card:
@@ -45,7 +50,8 @@ class Revocation:
 
     def to_json(self) -> dict[str, Any]:
         return {"type": TYPE, "v": VERSION, "revoker": self.revoker, "revoked": self.revoked,
-                "card": self.card, "last": self.last, "at": self.at, "sig": self.sig.hex()}
+                "card": self.card, "last": self.last, "at": self.at, "root": self.root.hex(),
+                "sig": self.sig.hex()}
 
 
 def _raw_id(device_id: str, what: str) -> bytes:
@@ -55,10 +61,10 @@ def _raw_id(device_id: str, what: str) -> bytes:
     return raw
 
 
-def message(revoker: str, card: Card, last: int, at: int) -> bytes:
-    """The signed bytes: domain, both ids, the revoked keys, last counter, time."""
+def message(revoker: str, card: Card, last: int, at: int, root: bytes = EMPTY_ROOT) -> bytes:
+    """The signed bytes: domain, both ids, the revoked keys, last counter, time, root."""
     return (DOMAIN + _raw_id(revoker, "revoker") + card.raw_id + card.sign_public
-            + card.enc_public + struct.pack(">QQ", last, at))
+            + card.enc_public + struct.pack(">QQ", last, at) + root)
 
 
 def _check_numbers(last: Any, at: Any) -> None:
@@ -68,13 +74,23 @@ def _check_numbers(last: Any, at: Any) -> None:
         raise RevocationError("revocation 'at' must be a time in ms from 0 to 2^53-1")
 
 
-def sign(keys: DeviceKeys, revoked: Card, last: int, at: int) -> Revocation:
-    """A statement by the device owning ``keys`` revoking ``revoked`` after ``last``."""
+def sign(keys: DeviceKeys, revoked: Card, last: int, at: int,
+         root: bytes = EMPTY_ROOT) -> Revocation:
+    """A statement by the device owning ``keys`` revoking ``revoked`` after ``last``;
+    ``root`` commits to the revoked device's changes 1..last (EMPTY_ROOT when last = 0)."""
     _check_numbers(last, at)
+    _check_root(last, root)
     if revoked.device_id == keys.device_id:
         raise RevocationError("a device cannot revoke itself")
-    sig = crypto.sign(keys.sign_secret, message(keys.device_id, revoked, last, at))
-    return Revocation(keys.device_id, revoked.device_id, revoked.encode(), last, at, sig)
+    sig = crypto.sign(keys.sign_secret, message(keys.device_id, revoked, last, at, root))
+    return Revocation(keys.device_id, revoked.device_id, revoked.encode(), last, at, sig, root)
+
+
+def _check_root(last: int, root: Any) -> None:
+    if not isinstance(root, bytes) or len(root) != 32:
+        raise RevocationError("revocation 'root' must be 32 bytes")
+    if (last == 0) != (root == EMPTY_ROOT):
+        raise RevocationError("revocation 'root' must be all zero exactly when 'last' is 0")
 
 
 def from_json(obj: Any) -> Revocation | None:
@@ -100,6 +116,8 @@ def from_json(obj: Any) -> Revocation | None:
     if card.device_id != obj["revoked"] or card.encode() != obj["card"]:
         raise RevocationError("revoked card does not belong to the revoked device "
                               "or is not in canonical form")
+    root = _hex_field(obj["root"], 32, "root")
+    _check_root(obj["last"], root)
     sig = obj["sig"]
     if not isinstance(sig, str) or len(sig) != 128:
         raise RevocationError("revocation signature must be 64 bytes of hex")
@@ -110,7 +128,19 @@ def from_json(obj: Any) -> Revocation | None:
     if raw_sig.hex() != sig:
         raise RevocationError("revocation signature is not lowercase hex")
     return Revocation(obj["revoker"], obj["revoked"], obj["card"], obj["last"], obj["at"],
-                      raw_sig)
+                      raw_sig, root)
+
+
+def _hex_field(text: Any, n: int, what: str) -> bytes:
+    if not isinstance(text, str) or len(text) != 2 * n:
+        raise RevocationError(f"revocation {what!r} must be {n} bytes of lower-case hex")
+    try:
+        raw = bytes.fromhex(text)
+    except ValueError as exc:
+        raise RevocationError(f"revocation {what!r} is not hex") from exc
+    if raw.hex() != text:
+        raise RevocationError(f"revocation {what!r} is not lower-case hex")
+    return raw
 
 
 def decode_list(value: Any) -> list[Revocation]:
@@ -130,7 +160,8 @@ def decode_list(value: Any) -> list[Revocation]:
 
 def verify(r: Revocation, revoker_sign_public: bytes) -> None:
     """Raise :class:`AuthError` unless the revoker signed this statement."""
-    crypto.verify(revoker_sign_public, message(r.revoker, r.revoked_card, r.last, r.at), r.sig)
+    crypto.verify(revoker_sign_public,
+                  message(r.revoker, r.revoked_card, r.last, r.at, r.root), r.sig)
 
 
 def stronger(a: Revocation, b: Revocation) -> Revocation:
