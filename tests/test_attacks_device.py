@@ -399,6 +399,7 @@ def test_many_tiny_files_cost_one_stat_each_and_a_bounded_report(make_device,
 
 
 @pytest.mark.skipif(os.environ.get("SNEAKERSYNC_SLOW") != "1", reason="SNEAKERSYNC_SLOW=1")
+@pytest.mark.timeout(3600)
 def test_a_million_tiny_files(make_device, tmp_path) -> None:
     """Measured: see RELIABILITY.md (attack table, item 4)."""
     import time

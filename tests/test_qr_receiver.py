@@ -204,3 +204,30 @@ def test_receiver_survives_arbitrary_payloads(payloads: list[bytes]) -> None:
     for p in payloads:
         status, rec = rx.feed_frame(p, 0.0)
         assert rec is None and status in ("bad", "new", "duplicate")
+
+
+def test_hostile_symbols_under_the_streams_key_cannot_stop_an_honest_stream() -> None:
+    """#12 item 12: a second screen shows symbols of another packet under the honest
+    stream's key, interleaved with the honest frames, both colliding ESIs and fresh
+    ones, for as long as the honest stream runs.  The honest packet still completes."""
+    pkt, _ = _packets()
+    first = decode_frame(encode_packet(pkt, 488, n_frames=1)[0])
+    honest = encode_packet(pkt, 488, n_frames=400)
+    hostile = []
+    for o in encode_packet(os.urandom(len(pkt)), 488, n_frames=400):
+        fr = decode_frame(o)
+        hostile.append(encode_frame(fr.__class__(first.packet_id, first.total_len, 488,
+                                                 first.index, first.count, fr.sbn,
+                                                 fr.esi + (0 if fr.esi % 2 else 1000),
+                                                 fr.symbol)))
+    rx = Receiver(None)
+    got, bad = [], 0
+    for h, x in zip(honest, hostile):
+        for f in (x, h):  # the hostile symbol comes first every time
+            status, rec = rx.feed_frame(f, 0.0)
+            bad += status == "bad"
+            if rec is not None:
+                got.append(rec)
+        if got:
+            break
+    assert [g.packet for g in got] == [pkt]

@@ -26,8 +26,12 @@ MIN_PACKET = 256  # no age file holding a 185-byte envelope is smaller (drive-la
 
 
 def fingerprint(packet_id: str) -> str:
-    """Short, human-comparable form of a packet id: 4 groups of 4 hex digits."""
-    return "-".join(packet_id[i:i + 4] for i in range(0, 16, 4))
+    """Short, human-comparable form of a packet id: the one fingerprint format of
+    qr-frame-v1 section 6 (12 hex digits in 3 groups), so `export`, `inspect` and the
+    QR sender and receiver show the same text for the same packet."""
+    from sneakersync.wire.qr_frame import fingerprint_from_id
+
+    return fingerprint_from_id(bytes.fromhex(packet_id[:16]))
 
 
 def pick_recipients(store: Store, names: list[str]) -> list[peers_mod.Peer]:

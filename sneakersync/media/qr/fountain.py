@@ -52,8 +52,21 @@ def encode_packet(
     return out
 
 
+MAX_VARIANTS = 4  # distinct symbols kept per ESI (more only come from an attacker)
+
+
 class StreamDecoder:
-    """Fountain state for one stream key (packet id, total length, symbol size)."""
+    """Fountain state for one stream key (packet id, total length, symbol size).
+
+    Anyone can show QR codes carrying a stream's key, so symbols are not trusted
+    one by one.  Every distinct symbol is kept (bounded); two different symbols
+    under one ESI ban that ESI (at least one is forged, so neither is used); and a
+    decode that completes to bytes whose hash is not the packet id throws nothing
+    away: decoding starts again from the unbanned symbols in ascending ESI order
+    (an honest sender numbers its symbols from 0 upwards and shows them in a loop,
+    so forged symbols under its ESIs collide and are banned, and forged ones far
+    from them come last), and again whenever a ban or enough new symbols arrive.
+    """
 
     def __init__(self, first: Frame) -> None:
         self.packet_id = first.packet_id
@@ -62,9 +75,16 @@ class StreamDecoder:
         self.k = first.k
         self.index = first.index
         self.count = first.count
-        self.esis: set[int] = set()
+        self.esis: set[int] = set()  # fed to the current fountain decoder
+        self.symbols: dict[int, list[bytes]] = {}  # esi -> distinct fountain packets seen
+        self.banned: set[int] = set()
+        self.failed = 0  # decodes that completed to the wrong bytes
+        self.waiting = False  # the last decode failed: retry on a ban or enough new symbols
+        self._fresh = 0
         self._decoder: Any = None
         self.result: bytes | None = None
+        self._stored = 0
+        self._cap = 4 * self.k + 256
 
     @property
     def key(self) -> tuple[bytes, int, int]:
@@ -72,42 +92,89 @@ class StreamDecoder:
 
     @property
     def received(self) -> int:
-        return len(self.esis)
+        return len(self.symbols) - len(self.banned)
 
     def add(self, frame: Frame) -> bool:
-        """Feed a validated frame; returns False for a duplicate ESI.
+        """Feed a validated frame; returns False when it adds nothing (a duplicate).
 
-        Raises :class:`FrameError` if the frame belongs to another stream, or
-        if the fountain code completes with bytes whose SHA-256 prefix is not
-        the packet id (then this decoder resets itself and starts over).
+        Raises :class:`FrameError` if the frame belongs to another stream, or if
+        a decode completed with bytes that do not match the packet id (``failed``
+        counts those; every symbol received is kept and decoding goes on).
         """
         if frame.stream_key != self.key:
             raise FrameError("frame belongs to another stream")
         self.index, self.count = frame.index, frame.count
-        if frame.esi in self.esis or self.result is not None:
+        if self.result is not None or frame.esi in self.banned:
             return False
+        fp = frame.fountain_packet
+        variants = self.symbols.setdefault(frame.esi, [])
+        if fp in variants:
+            return False
+        if len(variants) >= MAX_VARIANTS or self._stored >= self._cap:
+            if not variants:
+                del self.symbols[frame.esi]
+            return False
+        variants.append(fp)
+        self._stored += 1
+        if len(variants) > 1:
+            # two different symbols under one ESI: at least one is forged; use neither from
+            # the next attempt on (the current one may still complete, and is checked)
+            self.banned.add(frame.esi)
+        if self.waiting or len(variants) > 1:
+            # after a failed decode, try again once a batch of bans or new symbols is in:
+            # each attempt costs one pass over the symbols, so attempts are rationed
+            self._fresh += 1
+            if self.waiting and self._fresh >= max(1, self.k // 4):
+                self._retry()
+            return True
         self.esis.add(frame.esi)
+        if not self._feed(fp):
+            self.failed += 1
+            self._retry()
+            if self.result is None:
+                raise FrameError("decoded packet does not match its id (forged symbols?); "
+                                 "decoding goes on with the symbols received")
+        return True
+
+    def _feed(self, fp: bytes) -> bool:
+        """Feed one symbol; False when the decode completed to the wrong bytes."""
         if self._decoder is None:
             self._decoder = _raptorq().Decoder.with_defaults(self.total_len, self.symbol_size)
         try:
-            out = self._decoder.decode(frame.fountain_packet)
+            out = self._decoder.decode(fp)
         except Exception as exc:  # pragma: no cover - not reachable with valid frames
-            self.reset()
             raise FrameError(f"fountain decoder rejected a symbol: {exc}") from exc
         except BaseException as exc:  # pyo3 PanicException derives from BaseException
             if isinstance(exc, (KeyboardInterrupt, SystemExit, GeneratorExit)):
                 raise
-            self.reset()  # pragma: no cover
-            raise FrameError("fountain decoder panicked; stream state reset") from exc
-        if out is not None:
-            data = bytes(out)
-            if len(data) != self.total_len or hashlib.sha256(data).digest()[:8] != self.packet_id:
-                self.reset()
-                raise FrameError("decoded packet does not match its id; stream state reset")
-            self.result = data
+            raise FrameError("fountain decoder panicked") from exc  # pragma: no cover
+        if out is None:
+            return True
+        data = bytes(out)
+        if len(data) != self.total_len or hashlib.sha256(data).digest()[:8] != self.packet_id:
+            return False
+        self.result = data
         return True
+
+    def _retry(self) -> None:
+        """Decode again from every unbanned symbol, lowest ESI first."""
+        self.esis.clear()
+        self._decoder = None
+        self._fresh = 0
+        for esi in sorted(e for e in self.symbols if e not in self.banned):
+            self.esis.add(esi)
+            if not self._feed(self.symbols[esi][0]):
+                self.waiting = True
+                return
+            if self.result is not None:
+                break
+        self.waiting = False
 
     def reset(self) -> None:
         self.esis.clear()
+        self.symbols.clear()
+        self.banned.clear()
+        self._stored = 0
         self._decoder = None
         self.result = None
+        self.waiting = False

@@ -111,10 +111,9 @@ class Receiver:
             return "duplicate", self._complete(key, st)
         try:
             is_new = st.dec.add(frame)
-        except FrameError:  # completed with the wrong bytes: state was reset
-            self.streams.pop(key, None)
-            if self.store:
-                self.store.discard(key)
+        except FrameError:
+            # completed with the wrong bytes (forged symbols under this stream's key): the
+            # decoder set the symbols it used aside and goes on; nothing honest is dropped
             return "bad", None
         if not is_new:
             return "duplicate", None
@@ -137,9 +136,7 @@ class Receiver:
                         try:
                             st.dec.add(old)
                         except FrameError:
-                            st.dec.reset()
-                            self.store.discard(key)
-                            break
+                            continue  # set aside by the decoder; the rest is kept
             self.streams[key] = st
             while len(self.streams) > self.max_streams:
                 old_key, old_stream = self.streams.popitem(last=False)
