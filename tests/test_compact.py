@@ -139,3 +139,17 @@ def test_merkle_fold_and_blocks_stand_for_removed_leaves() -> None:
             if k:
                 blocks = merkle.peaks(0, leaves[:k])
                 assert merkle.subtree_from(dict(enumerate(leaves[k:], k)), blocks)(0, n) == full
+
+
+def test_fast_long_number_prefilter_matches_the_regex() -> None:
+    import random
+
+    from sneakersync.wire import body
+
+    rnd = random.Random(5)
+    samples = [b'{"a":1e+300}', b'{"a":12345678901234567}', b'{"a":"E-123"}', b'{"a":1.5e-07}',
+               b'{"a":123456789012345}', b'{"a":1E300}']
+    samples += [bytes(rnd.choice(b"0123456789eE+-.a\x22") for _ in range(rnd.randint(0, 40)))
+                for _ in range(20000)]
+    for raw in samples:
+        assert body._long_number(raw) == bool(body._LONG_NUMBER.search(raw)), raw

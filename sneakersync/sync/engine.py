@@ -130,7 +130,7 @@ def _needed_for(store: Store, peer: Peer, held: dict[str, Ranges], full: bool
 
 def build_export(home: Home, store: Store, recipients: Sequence[Peer], *,
                  selector: Selector | None = None, use_rules: bool = True, full: bool = False,
-                 rng: crypto.Rng = crypto.system_rng, level: int = 7, pad_to: int = 4096,
+                 rng: crypto.Rng = crypto.system_rng, level: int | None = None, pad_to: int = 4096,
                  now: int | None = None, dictionary: bool = True) -> Outgoing | None:
     """One packet for ``recipients`` holding everything any of them lacks and *all*
     of them may see: ``selector`` (default: the store's share rules, see
@@ -202,9 +202,23 @@ def build_export(home: Home, store: Store, recipients: Sequence[Peer], *,
 
         did = default_id()
         zd = builtin().get(did) if did is not None else None
-    data = packet.seal(home.keys, [p.enc_pub for p in recipients], body_mod.encode(b), rng=rng,
-                       level=level, pad_to=pad_to, dictionary=zd)
+    raw = body_mod.encode(b)
+    data = packet.seal(home.keys, [p.enc_pub for p in recipients], raw, rng=rng,
+                       level=level if level is not None else zstd_level(len(raw)),
+                       pad_to=pad_to, dictionary=zd)
     return Outgoing(data, packet.packet_id(data), list(recipients), total, sent, revocations)
+
+
+SMALL_BODY = 1 << 18
+
+
+def zstd_level(body_len: int) -> int:
+    """Compression level by body size, chosen by measurement (benchmarks/bench_scale.py,
+    50k households): level 7 made packets 21% smaller than level 3 but the export 35%
+    slower, and zstd's share grows with size. Small bodies (acks, deltas, QR streams,
+    where every byte is a frame) take level 19, which costs milliseconds there; large
+    ones level 3, where a stick has room and the user waits."""
+    return 19 if body_len < SMALL_BODY else 3
 
 
 def build_exports(home: Home, store: Store, recipients: Sequence[Peer], *,
@@ -239,11 +253,12 @@ def _own_segment(home: Home, store: Store, counters: list[int], raws: list[bytes
     """Signed segments over our own changes: one per stretch of the change log with no
     compacted counter inside (compaction keeps no hash of settled changes)."""
     by_counter = store.hashes(store.device_id, counters[0], counters[-1])
+    whole = len(by_counter) == counters[-1] - counters[0] + 1  # no gap: one segment
     out: list[body_mod.Segment] = []
     start = 0
     for i in range(1, len(counters) + 1):
-        if i < len(counters) and all(c in by_counter
-                                     for c in range(counters[i - 1] + 1, counters[i])):
+        if i < len(counters) and (whole or all(c in by_counter for c in
+                                                range(counters[i - 1] + 1, counters[i]))):
             continue
         part, part_raws = counters[start:i], raws[start:i]
         first, last = part[0], part[-1]

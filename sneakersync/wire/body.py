@@ -33,6 +33,15 @@ MAX_DEPTH = 64  # nesting of arrays and objects in record data
 MAX_INT = MAX_COUNTER  # integers in record data: -(2^53 - 1) .. 2^53 - 1 (I-JSON)
 _DEVICE_ID = re.compile(r"[a-z2-7]{16}")
 _LONG_NUMBER = re.compile(rb"[0-9]{16}|[eE][+-]?[0-9]{3}")
+# the same test as _LONG_NUMBER, 4x faster on long lines: map bytes to classes in C
+# (digit -> 0, e/E -> e, +/- -> +, anything else -> .), then look for the patterns
+_NUM_CLASS = bytes(ord("0") if 48 <= b <= 57 else ord("e") if b in b"eE"
+                   else ord("+") if b in b"+-" else ord(".") for b in range(256))
+
+
+def _long_number(raw: bytes) -> bool:
+    t = raw.translate(_NUM_CLASS)
+    return b"0000000000000000" in t or b"e000" in t or b"e+000" in t
 _CONTROL = re.compile(r"[\x00-\x1f]")
 _COLLECTION = re.compile(r"[A-Za-z0-9.-][A-Za-z0-9_.-]{0,63}")
 
@@ -233,7 +242,7 @@ def parse_change(raw: bytes, origin: str, first: int, last: int, obj: Any = None
         if not _DEVICE_ID.fullmatch(dev) or type(n) is not int or not 0 < n <= MAX_COUNTER:
             raise BodyError("a change has an invalid version vector")
     if d is not None and (raw.count(b"{") + raw.count(b"[") > MAX_DEPTH
-                          or _LONG_NUMBER.search(raw)):
+                          or _long_number(raw)):
         check_data(d)
     # canonical form: rebuild the exact bytes (this also yields the data's canonical JSON)
     try:
