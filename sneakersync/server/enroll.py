@@ -70,11 +70,10 @@ def gate_reason(store: Any, sign_public: bytes) -> str | None:
 
 def room_for(sstore: ServerStore, signer: str, size: int, via: str) -> str | None:
     """None if a packet of ``size`` bytes may be held, else why not."""
-    mine = sstore.pending(signer)
-    if len(mine) >= MAX_HELD_PER_SIGNER:
-        return f"already {len(mine)} packets held from this signer"
+    mine, used = sstore.pending_load(signer, via)
+    if mine >= MAX_HELD_PER_SIGNER:
+        return f"already {mine} packets held from this signer"
     budget = MAX_HELD_BYTES.get(via, MAX_HELD_BYTES["http"])
-    used = sum(p["bytes"] for p in sstore.pending() if p["via"] == via)
     if used + size > budget:
         return f"the space for held packets ({budget >> 20} MiB via {via}) is full"
     return None

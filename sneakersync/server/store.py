@@ -142,6 +142,7 @@ class ServerStore(Protocol):
     def pending(self, signer: str | None = None, *, refused: bool = False
                 ) -> list[dict[str, Any]]: ...
     def pending_status(self, packet_id: str) -> tuple[str, str] | None: ...
+    def pending_load(self, signer: str, via: str) -> tuple[int, int]: ...
     def set_pending_refused(self, packet_ids: list[str]) -> None: ...
     def drop_pending(self, packet_ids: list[str]) -> None: ...
     def exports(self, limit: int = 20) -> list[dict[str, Any]]: ...
@@ -228,6 +229,15 @@ class SqliteServerStore:
         row = self.core.conn.execute("SELECT refused, signer FROM srv_pending "
                                      "WHERE packet_id=?", (packet_id,)).fetchone()
         return None if row is None else ("refused" if row[0] else "held", str(row[1]))
+
+    def pending_load(self, signer: str, via: str) -> tuple[int, int]:
+        """(packets held from ``signer``, bytes held from ``via`` in all): two aggregates."""
+        c = self.core.conn
+        n = c.execute("SELECT COUNT(*) FROM srv_pending WHERE signer=? AND refused=0",
+                      (signer,)).fetchone()[0]
+        size = c.execute("SELECT SUM(bytes) FROM srv_pending WHERE via=? AND refused=0",
+                         (via,)).fetchone()[0]
+        return int(n or 0), int(size or 0)
 
     def set_pending_refused(self, packet_ids: list[str]) -> None:
         with self.transaction():
