@@ -684,6 +684,11 @@ def build_packets() -> list[Vector]:  # noqa: C901 (a flat list of cases reads b
              with_meta(body3, lambda m: m.update(to=[did("bob"), 7])))
     bad_body("body-to-not-id", "meta 'to' holds a string that is not a device id",
              with_meta(body3, lambda m: m.update(to=[did("bob"), "carol"])))
+    bad_body("body-meta-bom", "the meta line starts with a UTF-8 byte order mark",
+             b"\xef\xbb\xbf" + body3)
+    bad_body("body-meta-utf16", "the meta line is UTF-16 (with a BOM), not UTF-8",
+             body3.split(b"\n", 1)[0].decode("utf-8").encode("utf-16") + b"\n"
+             + body3.split(b"\n", 1)[1])
     bad_body("body-to-empty", "meta 'to' is empty",
              with_meta(body3, lambda m: m.update(to=[])))
     bad_body("body-created-huge", "meta 'created' is 2^62 (beyond the largest time)",
@@ -751,6 +756,12 @@ def build_packets() -> list[Vector]:  # noqa: C901 (a flat list of cases reads b
          change("alice", 2, op="put").replace(b'"op":"put"', b'"op":"del"')),
         ("change-reserved-collection", "collection name starts with '_'",
          change("alice", 2, coll="_system")),
+        ("change-collection-non-ascii", "collection name with a non-ASCII letter",
+         change("alice", 2, coll="sitès")),
+        ("change-collection-space", "collection name with a space",
+         change("alice", 2, coll="my sites")),
+        ("change-collection-too-long", "collection name of 65 characters",
+         change("alice", 2, coll="c" * 65)),
         ("change-control-in-id", "record id with a TAB character (escaped as \\t)",
          change("alice", 2, rid="a\tb")),
         ("change-vv-has-origin", "'v' repeats the origin's own entry",

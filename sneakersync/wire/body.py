@@ -138,7 +138,8 @@ def decode(data: bytes, *, max_changes: int = 50_000_000) -> Body:
         raise BodyError("body must end with a newline")
     lines = data[:-1].split(b"\n")
     try:
-        meta = canonical.loads_strict(lines[0])
+        # strict UTF-8 (json.loads would take a BOM or UTF-16/32 bytes as well)
+        meta = canonical.loads_strict(lines[0].decode("utf-8"))
     except (ValueError, UnicodeDecodeError) as exc:
         raise BodyError("body meta line is not JSON") from exc
     if not isinstance(meta, dict) or meta.get("type") != BODY_TYPE:
