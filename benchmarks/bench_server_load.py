@@ -5,7 +5,8 @@ all enrolled; then K HTTP clients (default 50) on loopback, for S seconds per se
 each looping over: upload a new packet (60%), upload a packet again (25%), fetch the
 device's receipt (15%).  Every setup starts from a copy of the same seeded store and
 gets the same pre-built packets, and the server is the real CLI
-(``sneakersync server serve --workers N``) in its own processes.
+(``sneakersync server serve --workers N --max-uploads K --per-client K``: every client is
+on 127.0.0.1, as behind a load balancer) in its own processes.
 
 Reported per setup: packets/s answered (new + duplicate), new packets/s stored,
 p50/p99 latency of each kind of request, errors (any non-2xx answer or failed request),
@@ -219,7 +220,8 @@ def run_setup(name: str, home: Path, workers: int, world: World, clients: int,
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     proc = subprocess.Popen([sys.executable, "-m", "sneakersync", "--home", str(home), "server",
                              "serve", "--port", str(port), "--workers", str(workers), "--pool",
-                             str(pool)], env=env, stdout=subprocess.DEVNULL,
+                             str(pool), "--max-uploads", str(clients),
+                             "--per-client", str(clients)], env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:

@@ -333,7 +333,8 @@ def test_serve_with_two_workers_over_postgresql(tmp_path: Path, make_device,
         port = s.getsockname()[1]
     url = f"http://127.0.0.1:{port}"
     proc = subprocess.Popen([sys.executable, "-m", "sneakersync", "--home", str(srv.home.path),
-                             "server", "serve", "--port", str(port), "--workers", "2"],
+                             "server", "serve", "--port", str(port), "--workers", "2",
+                             "--per-client", "8"],  # every device here is on 127.0.0.1
                             env={**os.environ, "PYTHONPATH": str(REPO)},
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                             start_new_session=True)

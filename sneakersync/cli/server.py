@@ -372,9 +372,18 @@ def server_ingest(c: Ctx, drive: Path, as_json: bool) -> None:
               help="Database connections per worker (PostgreSQL).")
 @click.option("--quota", default=1024, show_default=True, type=click.IntRange(1, 1 << 20),
               help="MiB each enrolled device may upload per hour (beyond: 429).")
+@click.option("--max-uploads", type=click.IntRange(1, 4096), metavar="N",
+              help="Uploads a worker receives at once (default 4); beyond: 503.")
+@click.option("--max-processing", type=click.IntRange(1, 256), metavar="N",
+              help="Packets a worker opens at once (default 1 on SQLite, --pool on "
+                   "PostgreSQL).")
+@click.option("--per-client", type=click.IntRange(1, 4096), metavar="N",
+              help="Uploads at once from one address (default 2; connections: 16x). Behind "
+                   "a load balancer every client has its address: raise this.")
 @pass_ctx
 def server_serve(c: Ctx, host: str, port: int, max_upload: int, workers: int,
-                 pool: int, quota: int) -> None:
+                 pool: int, quota: int, max_uploads: int | None,
+                 max_processing: int | None, per_client: int | None) -> None:
     """Accept packet uploads over HTTP (`push`) and show the dashboard at /.
 
     Only enrolled devices' packets are stored (others are held, `server held`).
@@ -389,8 +398,22 @@ def server_serve(c: Ctx, host: str, port: int, max_upload: int, workers: int,
     h = _server_home(c)
     c.say(f"serving {h.name!r} on http://{host}:{port}/ with {workers} worker"
           f"{'s' if workers > 1 else ''} (Ctrl-C stops)")
+    limits = None
+    if max_uploads or max_processing or per_client:
+        from dataclasses import replace
+
+        from sneakersync.server.backends import db_url
+        from sneakersync.server.limits import Limits
+
+        base = Limits()
+        limits = replace(
+            base, max_uploads=max_uploads or base.max_uploads,
+            max_processing=max_processing or (pool if db_url(h.path) else base.max_processing),
+            per_client_uploads=per_client or base.per_client_uploads,
+            per_client_connections=max(base.per_client_connections, 16 * (per_client or 0)),
+            max_connections=max(base.max_connections, 16 * (per_client or 0)))
     serve(h, host=host, port=port, max_upload=max_upload << 20, workers=workers, pool=pool,
-          quota=quota << 20)
+          quota=quota << 20, limits=limits)
 
 
 @server.command("export")

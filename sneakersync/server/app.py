@@ -325,18 +325,24 @@ def app_from_env() -> Any:
 
     from sneakersync.store import home as home_mod
 
+    from sneakersync.server.limits import env_limits
+
     cfg = json.loads(os.environ[ENV_SERVE])
     home = home_mod.load(Path(cfg["home"]))
-    return create_app(home, max_upload=int(cfg["max_upload"]),
-                      db=open_server_db(home, pool_size=int(cfg["pool"])),
-                      limits=Limits(quota_bytes=int(cfg.get("quota", Limits.quota_bytes))))
+    lim = env_limits()
+    return create_app(home, max_upload=lim.max_upload, limits=lim,
+                      db=open_server_db(home, pool_size=int(cfg["pool"])))
 
 
 def serve(home: Home, *, host: str = "127.0.0.1", port: int = 8765,
           max_upload: int = 64 << 20, workers: int = 1, pool: int = 8,
-          quota: int = Limits.quota_bytes) -> None:
+          quota: int = Limits.quota_bytes, limits: Limits | None = None) -> None:
     """Run the server.  ``workers`` > 1 starts that many processes (PostgreSQL only);
-    ``quota``: bytes each device may upload per hour (per worker process)."""
+    ``quota``: bytes each device may upload per hour (per worker process).
+
+    ``limits`` default to :class:`Limits`, except that on PostgreSQL a worker opens up
+    to ``pool`` packets at once (each on its own connection) instead of one.
+    """
     try:
         import uvicorn
     except ImportError as exc:
@@ -359,15 +365,28 @@ def serve(home: Home, *, host: str = "127.0.0.1", port: int = 8765,
             raise UsageError("several workers need the passphrase in the environment",
                              hints=("each worker process opens the sealed home itself: set "
                                     "SNEAKERSYNC_PASSPHRASE_FILE to a key file",))
+        from dataclasses import asdict
+
+        from sneakersync.server.limits import ENV_LIMITS
+
         open_server_db(home, pool_size=1).close()  # migrate once, fail early on a bad URL
-        os.environ[ENV_SERVE] = json.dumps({"home": str(home.path), "max_upload": max_upload,
-                                            "pool": pool, "quota": quota})
+        lim = _serve_limits(home, limits, max_upload, pool, quota)
+        os.environ[ENV_SERVE] = json.dumps({"home": str(home.path), "pool": pool})
+        os.environ[ENV_LIMITS] = json.dumps(asdict(lim))
         uvicorn.run("sneakersync.server.app:app_from_env", factory=True, host=host, port=port,
                     workers=workers, log_level="warning",
-                    **{**uvicorn_options(Limits(max_upload=max_upload)),
+                    **{**uvicorn_options(lim),
                        "http": "sneakersync.server.limits:GuardedH11Protocol"})
         return
-    limits = Limits(max_upload=max_upload, quota_bytes=quota)
+    limits = _serve_limits(home, limits, max_upload, pool, quota)
     uvicorn.run(create_app(home, max_upload=max_upload, limits=limits,
                            db=open_server_db(home, pool_size=pool)),
                 host=host, port=port, log_level="warning", **uvicorn_options(limits))
+
+
+def _serve_limits(home: Home, limits: Limits | None, max_upload: int, pool: int,
+                  quota: int) -> Limits:
+    lim = replace(limits or Limits(), max_upload=max_upload, quota_bytes=quota)
+    if limits is None and db_url(home.path) is not None:
+        lim = replace(lim, max_processing=pool)  # PostgreSQL: packets side by side
+    return lim

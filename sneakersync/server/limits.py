@@ -214,7 +214,19 @@ def __getattr__(name: str) -> Any:
     """``sneakersync.server.limits:GuardedH11Protocol`` (default limits), importable by
     name, for uvicorn's worker processes (a class made in a function cannot be pickled)."""
     if name == "GuardedH11Protocol":
-        cls = protocol_class(Limits())
+        cls = protocol_class(env_limits())
         globals()[name] = cls
         return cls
     raise AttributeError(name)
+
+
+ENV_LIMITS = "SNEAKERSYNC_SERVE_LIMITS"  # `serve --workers N` hands its limits to the workers
+
+
+def env_limits() -> Limits:
+    """The limits ``serve`` put in the environment for its worker processes (else defaults)."""
+    import json
+    import os
+
+    got = os.environ.get(ENV_LIMITS)
+    return Limits(**json.loads(got)) if got else Limits()
