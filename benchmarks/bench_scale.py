@@ -69,7 +69,7 @@ def _step(step: str, work: Path, n: int) -> dict[str, Any]:
     if step == "export":
         from sneakersync.store import home as home_mod
         from sneakersync.store import peers
-        from sneakersync.sync.engine import build_export
+        from sneakersync.sync.engine import build_exports
 
         a = home_mod.load(work / f"a{n}")
         b = home_mod.load(work / "b")
@@ -78,11 +78,13 @@ def _step(step: str, work: Path, n: int) -> dict[str, Any]:
             peers.add(s, b.card.encode())
         p = peers.by_id(s, b.device_id)
         assert p is not None
-        out = build_export(a, s, [p], full=True, pad_to=0)
-        assert out is not None
-        (work / f"packet{n}.pkt").write_bytes(out.data)
+        total = parts = 0
+        for out in build_exports(a, s, [p], full=True, pad_to=0):  # split past 25k changes
+            (work / f"packet{n}-{parts}.pkt").write_bytes(out.data)
+            total += len(out.data)
+            parts += 1
         s.close()
-        return {"bytes": len(out.data)}
+        return {"bytes": total, "packets": parts}
     if step == "zstd_age":
         import pyrage
         import zstandard
@@ -112,7 +114,8 @@ def _step(step: str, work: Path, n: int) -> dict[str, Any]:
         s = b.open_store()
         peers.add(s, a.card.encode())
         rep = ImportReport()
-        import_packet(b, s, (work / f"packet{n}.pkt").read_bytes(), rep)
+        for f in sorted(work.glob(f"packet{n}-*.pkt")):
+            import_packet(b, s, f.read_bytes(), rep)
         assert rep.changes_applied == n, rep.as_json()
         s.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         s.close()

@@ -131,12 +131,15 @@ def _needed_for(store: Store, peer: Peer, held: dict[str, Ranges], full: bool
 def build_export(home: Home, store: Store, recipients: Sequence[Peer], *,
                  selector: Selector | None = None, use_rules: bool = True, full: bool = False,
                  rng: crypto.Rng = crypto.system_rng, level: int | None = None, pad_to: int = 4096,
-                 now: int | None = None, dictionary: bool = True) -> Outgoing | None:
+                 now: int | None = None, dictionary: bool = True,
+                 only: dict[str, Ranges] | None = None) -> Outgoing | None:
     """One packet for ``recipients`` holding everything any of them lacks and *all*
     of them may see: ``selector`` (default: the store's share rules, see
     :mod:`sneakersync.sync.selection`, unless ``use_rules=False``).  Use
     :func:`build_exports` for recipients whose rules differ.  Every packet also
     carries the revocation statements this device holds.
+
+    ``only`` limits the packet to those counters (one part of a split export).
 
     Returns None when no recipient lacks anything (and no statement is new to one).
     """
@@ -147,12 +150,10 @@ def build_export(home: Home, store: Store, recipients: Sequence[Peer], *,
             raise UsageError(f"peer {p.name!r} is revoked; packets are no longer made for it")
     if selector is None and use_rules:
         selector = selection.selector_for(store)
-    held = held_ranges(store)
-    per_peer = {p.device_id: _needed_for(store, p, held, full) for p in recipients}
-    wanted: dict[str, Ranges] = {}
-    for need in per_peer.values():
-        for origin, rs in need.items():
-            wanted[origin] = union(wanted.get(origin, []), rs)
+    held, per_peer, wanted = _wanted(store, recipients, full)
+    if only is not None:
+        wanted = {o: got for o, rs in wanted.items()
+                  if (got := subtract(rs, subtract(rs, only.get(o, []))))}
     # selection: a change goes only if every recipient may see it (all can decrypt the packet)
     segments: list[body_mod.Segment] = []
     sent: dict[str, dict[str, Ranges]] = {p.device_id: {} for p in recipients}
@@ -221,20 +222,64 @@ def zstd_level(body_len: int) -> int:
     return 19 if body_len < SMALL_BODY else 3
 
 
+def _wanted(store: Store, recipients: Sequence[Peer], full: bool
+            ) -> tuple[dict[str, Ranges], dict[str, dict[str, Ranges]], dict[str, Ranges]]:
+    held = held_ranges(store)
+    per_peer = {p.device_id: _needed_for(store, p, held, full) for p in recipients}
+    wanted: dict[str, Ranges] = {}
+    for need in per_peer.values():
+        for origin, rs in need.items():
+            wanted[origin] = union(wanted.get(origin, []), rs)
+    return held, per_peer, wanted
+
+
+MAX_PACKET_CHANGES = 25_000  # a larger export is split (formats/packet-v1.md, "Split exports")
+
+
+def split_ranges(wanted: dict[str, Ranges], size: int) -> list[dict[str, Ranges]]:
+    """Cut per-origin counter ranges into parts of at most ``size`` counters each, in
+    origin then counter order (counters a store no longer holds still count: parts
+    are never larger than ``size`` changes)."""
+    parts: list[dict[str, Ranges]] = []
+    cur: dict[str, Ranges] = {}
+    room = size
+    for origin in sorted(wanted):
+        for lo, hi in wanted[origin]:
+            while lo <= hi:
+                take = min(hi - lo + 1, room)
+                cur.setdefault(origin, []).append([lo, lo + take - 1])
+                lo += take
+                room -= take
+                if room == 0:
+                    parts.append(cur)
+                    cur, room = {}, size
+    if cur:
+        parts.append(cur)
+    return parts
+
+
 def build_exports(home: Home, store: Store, recipients: Sequence[Peer], *,
-                  selector: Selector | None = None, use_rules: bool = True, **kw: Any
-                  ) -> list[Outgoing]:
+                  selector: Selector | None = None, use_rules: bool = True,
+                  max_changes: int = MAX_PACKET_CHANGES, **kw: Any) -> list[Outgoing]:
     """Packets for ``recipients``: one per group of recipients that may see the same
-    things under the share rules (one packet in all when no rules tell them apart)."""
+    things under the share rules (one packet in all when no rules tell them apart),
+    and a group's changes split into packets of at most ``max_changes`` each, so
+    memory on both sides stays bounded whatever the export's size."""
     if not recipients:
         raise UsageError("no recipients: add a peer first (sneakersync peer add CARD)")
     groups = ([list(recipients)] if selector is not None or not use_rules
               else selection.group_recipients(store, recipients))
     out = []
     for group in groups:
-        o = build_export(home, store, group, selector=selector, use_rules=use_rules, **kw)
-        if o is not None:
-            out.append(o)
+        _, _, wanted = _wanted(store, group, bool(kw.get("full")))
+        total = sum(hi - lo + 1 for rs in wanted.values() for lo, hi in rs)
+        parts: list[dict[str, Ranges] | None] = \
+            [None] if total <= max_changes else list(split_ranges(wanted, max_changes))
+        for part in parts:
+            o = build_export(home, store, group, selector=selector, use_rules=use_rules,
+                             only=part, **kw)
+            if o is not None:
+                out.append(o)
     return out
 
 
