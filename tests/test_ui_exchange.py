@@ -239,3 +239,29 @@ def test_status_receipts_and_prune_after_a_confirmation(ui: UI) -> None:
     ui.b.click("#confirm")
     assert "Deleted the local copy of 12" in ui.b.text(".flash")
     assert list(a.store.rows("deliveries")) == []
+
+
+def test_trusting_a_quarantined_colleague_applies_what_was_held(ui: UI) -> None:
+    from sneakersync.store import peers
+
+    a = ui.amina
+    baraka = Device(home_mod.create(ui.work / "baraka", "Baraka phone"))
+    try:
+        peers.add(a.store, baraka.home.card.encode(), trust="quarantine")
+        peers.add(baraka.store, a.home.card.encode())
+        baraka.store.put("sightings", {"where": "river crossing"}, "x1")
+        rep = recv(a, send(baraka, [a]).data)
+        assert rep.quarantined == 1 and list(a.store.rows("sightings")) == []
+        ui.go(f"/people/peer?id={baraka.id}")
+        assert ui.b.eval("document.querySelector('input[value=quarantine]').checked")
+        ui.b.eval("document.querySelector('input[value=trusted]').checked = true")
+        ui.b.click("#set-trust")
+        assert "1 held packets, 1 changes applied now" in ui.b.text(".flash")
+        assert a.store.get("sightings", "x1").data == {"where": "river crossing"}
+        # a card whose safety number does not match is removed, its data stays
+        ui.go(f"/people/peer?id={baraka.id}")
+        ui.b.click("#nomatch")
+        assert peers.by_id(a.store, baraka.id) is None
+        assert a.store.get("sightings", "x1").data == {"where": "river crossing"}
+    finally:
+        baraka.close()
