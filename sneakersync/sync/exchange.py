@@ -131,7 +131,10 @@ def import_from(home: Home, store: Store, drive: DeadDrop, **kw: Any) -> ImportR
         report.packets += 1
         if stamp is not None and _tiny(stamp):
             # one lstat: too small to be a packet, not worth opening nor remembering
-            report.reject(path.name, PayloadError(f"{path.name} is too small to be a packet"))
+            if len(report.rejected) < report.MAX_LISTED:
+                report.reject(path.name, PayloadError(f"{path.name} is too small to be a packet"))
+            else:
+                report.rejected_more += 1
             continue
         if reads >= MAX_READS or read_bytes >= MAX_READ_BYTES:
             report.packets -= 1
