@@ -416,3 +416,20 @@ def test_sample_collections_bind_to_real_tables(eden: Any, tmp_path: Path) -> No
         assert cli(home, "eden", "check", name).returncode == 0
     shown = json.loads(cli(home, "eden", "show", "shelters").stdout)
     assert shown["schema"]["cr_shelter_details"]["capacity_day"]["type"] == "integer"
+
+
+def test_demo_ends_with_the_records_in_eden(eden: Any, tmp_path: Path) -> None:
+    from urllib.parse import quote
+
+    from conftest import REPO
+    import subprocess
+    import sys
+
+    url = f"http://{quote(USER)}:{quote(PASSWORD)}@127.0.0.1:{eden.port}/eden"
+    p = subprocess.run([sys.executable, "-m", "sneakersync", "demo", "--fast", "--dir",
+                        str(tmp_path / "demo"), "--eden", url], capture_output=True, text=True,
+                       cwd=REPO, timeout=600)
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert "records stored in Eden" in p.stdout and "pushing again sends 0 records" in p.stdout
+    groups = eden.records("pr_group")
+    assert len(groups) >= 100      # the demo's households, now Eden's pr_group records

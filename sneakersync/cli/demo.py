@@ -17,18 +17,23 @@ from sneakersync.cli.app import Ctx, cli, pass_ctx
 @click.option("--ui", "with_ui", is_flag=True,
               help="Afterwards, open each of the demo's devices in the browser (Ctrl-C ends).")
 @click.option("--no-browser", is_flag=True, help="With --ui: print the links only.")
+@click.option("--eden", metavar="URL", help="End by pushing the records into this Sahana Eden "
+              "(http://USER:PW@host:port/eden); without it, the Eden files are written.")
 @pass_ctx
-def demo(c: Ctx, workdir: Path | None, fast: bool, with_ui: bool, no_browser: bool) -> None:
+def demo(c: Ctx, workdir: Path | None, fast: bool, with_ui: bool, no_browser: bool,
+         eden: str | None) -> None:
     """Run a narrated, self-contained scenario in a temp folder.
 
     Example: sneakersync demo
 
     Example: sneakersync demo --ui
+
+    Example: sneakersync demo --eden http://admin%40example.org:PW@127.0.0.1:8000/eden
     """
     from sneakersync.demo.scenario import run_demo
 
     if not with_ui:
-        run_demo(workdir, fast=fast, echo=click.echo)
+        run_demo(workdir, fast=fast, echo=click.echo, eden=eden)
         return
     import shutil
     import tempfile
@@ -40,7 +45,7 @@ def demo(c: Ctx, workdir: Path | None, fast: bool, with_ui: bool, no_browser: bo
     check_extras()
     root = workdir or Path(tempfile.mkdtemp(prefix="sneakersync-demo-"))
     try:
-        run_demo(root, fast=fast, echo=click.echo)
+        run_demo(root, fast=fast, echo=click.echo, eden=eden)
         running = []
         click.echo("\nthe demo's devices in the browser (each link works once):")
         for home in device_homes(root):

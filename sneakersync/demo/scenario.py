@@ -39,13 +39,14 @@ def _digest(store: Store) -> str:
     return hashlib.sha256(json.dumps(store.snapshot(), sort_keys=True).encode()).hexdigest()[:12]
 
 
-def run_demo(workdir: Path | None, *, fast: bool = False, echo: Echo = print) -> dict[str, Any]:
+def run_demo(workdir: Path | None, *, fast: bool = False, echo: Echo = print,
+             eden: str | None = None) -> dict[str, Any]:
     keep = workdir is not None
     root = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="sneakersync-demo-"))
     root.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     try:
-        return _scenario(root, fast, echo)
+        return _scenario(root, fast, echo, eden)
     finally:
         echo(f"\n(demo finished in {time.perf_counter() - t0:.1f} s; "
              + (f"files kept in {root})" if keep else "temporary files removed)"))
@@ -59,7 +60,7 @@ def _step(echo: Echo, n: int, title: str, cmd: str = "") -> None:
         echo(f"   $ {cmd}")
 
 
-def _scenario(root: Path, fast: bool, echo: Echo) -> dict[str, Any]:
+def _scenario(root: Path, fast: bool, echo: Echo, eden: str | None = None) -> dict[str, Any]:
     from sneakersync.demo import fielddata
 
     echo("sneakersync demo: three devices keep a shelter registry and household needs")
@@ -185,7 +186,7 @@ def _scenario(root: Path, fast: bool, echo: Echo) -> dict[str, Any]:
         n += 1
         for d in devs:  # each part opens the devices' stores itself
             d.store.close()
-        run(part, root, {d.name: d.home.path for d in devs}, stick, echo)
+        run(part, root, {d.name: d.home.path for d in devs}, stick, echo, eden)
         for d in devs:
             d.store = d.home.open_store()
     for d in devs:
@@ -198,11 +199,12 @@ def _scenario(root: Path, fast: bool, echo: Echo) -> dict[str, Any]:
 _PARTS: list[tuple[str, str, str, Callable[..., None]]] = [
     ("qr", "No stick at hand: a QR code stream, screen to camera (a video file here)",
      "sneakersync qr send --to 'Juma field tablet' --out handover.mp4",
-     lambda m, root, homes, stick, echo: m.run_qr_demo(root, homes, echo)),
+     lambda m, root, homes, stick, echo, eden: m.run_qr_demo(root, homes, echo)),
     ("beacon", "Who is around? A Bluetooth LE beacon on virtual radios",
      "sneakersync beacon scan --timeout 3",
-     lambda m, root, homes, stick, echo: m.run_beacon_demo(root, homes, echo)),
+     lambda m, root, homes, stick, echo, eden: m.run_beacon_demo(root, homes, echo)),
     ("server", "The stick reaches the destination server; receipts come back",
      "sneakersync server ingest /media/usb",
-     lambda m, root, homes, stick, echo: m.run_server_demo(root, homes, stick, echo)),
+     lambda m, root, homes, stick, echo, eden: m.run_server_demo(root, homes, stick, echo,
+                                                                     eden=eden)),
 ]

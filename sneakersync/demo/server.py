@@ -17,7 +17,7 @@ from sneakersync.server.store import SqliteServerStore
 
 
 def run_server_demo(workdir: Path, devices: dict[str, Path], drive: Path,
-                    echo: Callable[[str], None]) -> None:
+                    echo: Callable[[str], None], eden: str | None = None) -> None:
     """Create a server, deliver every device's data via the stick, carry receipts back,
     prune on one device; narrate each step with ``echo``."""
     server_home = Path(workdir) / "server"
@@ -82,6 +82,11 @@ def run_server_demo(workdir: Path, devices: dict[str, Path], drive: Path,
                  f"{res['records']} records for Sahana Eden")
         except Exception as exc:  # open conflicts: the export refuses, and says why
             echo(f"   server export refused: {exc}")
+        from sneakersync.demo.eden import run_eden_ending
+
+        echo("   the records go on to Sahana Eden, each field stored there or refused with "
+             "a reason")
+        run_eden_ending(Path(workdir), sstore, eden, echo)
     finally:
         sstore.core.close()
         for s in stores.values():
