@@ -251,19 +251,19 @@ def eden_push(c: Ctx, collection: str | None, filesync: Path | None, out: Path |
 
     Example: sneakersync --home ~/server eden push --filesync /srv/eden-drop
     """
-    from sneakersync.cli.server import _server_store
+    from sneakersync.cli.server import _server_session
     from sneakersync.server import eden_push as ep
 
-    sstore = _server_store(c)
-    if filesync is not None:
-        rep = ep.write_files(sstore, filesync, collection=collection)
-    elif out is not None:
-        rep = ep.write_document(sstore, out, collection=collection)
-    elif url:
-        with _client(url, user, password) as cl:
-            rep = ep.rest_push(sstore, cl, collection=collection)
-    else:
+    if filesync is None and out is None and not url:
         raise UsageError("give --url URL, --filesync DIR or --out FILE")
+    with _server_session(c) as sstore:
+        if filesync is not None:
+            rep = ep.write_files(sstore, filesync, collection=collection)
+        elif out is not None:
+            rep = ep.write_document(sstore, out, collection=collection)
+        else:
+            with _client(str(url), user, password) as cl:
+                rep = ep.rest_push(sstore, cl, collection=collection)
     if as_json:
         emit_json(rep.as_json())
     else:
@@ -286,10 +286,11 @@ def eden_status(c: Ctx, as_json: bool) -> None:
 
     Example: sneakersync --home ~/server eden status
     """
-    from sneakersync.cli.server import _server_store
+    from sneakersync.cli.server import _server_session
     from sneakersync.server import eden_push as ep
 
-    rows = ep.status(_server_store(c))
+    with _server_session(c) as sstore:
+        rows = ep.status(sstore)
     if as_json:
         emit_json(rows)
     elif not rows:
