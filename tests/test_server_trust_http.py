@@ -125,6 +125,22 @@ fetch("{url}/v1/packets", {{method: "POST", mode: "no-cors", body: new Blob([byt
 </script></body></html>"""
 
 
+def test_rebound_names_are_refused(tmp_path: Path, make_device) -> None:
+    """A page whose name was pointed at the server (DNS rebinding) reads nothing."""
+    srv, (a, _b), _stick = setup(tmp_path, make_device)
+    a.store.put("c", {"v": 1}, "r1")
+    with serving(create_app(srv.home, allowed_hosts=("sync.example.org",))) as url:
+        port = url.rsplit(":", 1)[1]
+        for host in (f"evil.example:{port}", "evil.example", f"127.0.0.1.evil.example:{port}"):
+            for path in ("/", "/v1/status", f"/v1/receipts/{a.id}"):
+                r = httpx.get(url + path, headers={"Host": host})
+                assert r.status_code == 421 and r.json()["layer"] == "host", (host, path)
+                assert a.home.name not in r.text
+        for host in (f"127.0.0.1:{port}", f"localhost:{port}", f"[::1]:{port}",
+                     f"sync.example.org:{port}", "SYNC.example.org."):
+            assert httpx.get(url + "/v1/status", headers={"Host": host}).status_code == 200
+
+
 def _recording(app: Any, log: list) -> Any:
     async def wrapped(scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] == "http":
@@ -204,7 +220,7 @@ def _slow_sockets(url: str, n: int, source: str = "127.0.0.1") -> list[socket.so
     for _ in range(n):
         s = socket.create_connection(("127.0.0.1", int(port)), timeout=10,
                                      source_address=(source, 0))
-        s.sendall(b"POST /v1/packets HTTP/1.1\r\nHost: x\r\nX-Slow: ")  # and never finishes
+        s.sendall(b"POST /v1/packets HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")  # and never finishes
         out.append(s)
     return out
 
@@ -249,7 +265,7 @@ def test_a_stalled_body_is_abandoned_with_408(tmp_path: Path, make_device) -> No
     with guarded(srv, body_timeout=1) as url:
         port = int(url.rsplit(":", 1)[1])
         s = socket.create_connection(("127.0.0.1", port), timeout=20)
-        s.sendall(b"POST /v1/packets HTTP/1.1\r\nHost: x\r\nContent-Type: application/"
+        s.sendall(b"POST /v1/packets HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/"
                   b"octet-stream\r\nContent-Length: 100000\r\n\r\n" + b"\0" * 10)
         answer = b""
         while not answer.endswith(b"}"):
@@ -272,7 +288,8 @@ def test_too_many_uploads_at_once_get_503_and_nothing_half_stored(tmp_path: Path
         for src in ("127.0.0.4", "127.0.0.5"):
             s = socket.create_connection(("127.0.0.1", port), timeout=20,
                                          source_address=(src, 0))
-            s.sendall(b"POST /v1/packets HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\nab")
+            s.sendall(b"POST /v1/packets HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                      b"Content-Length: 1000\r\n\r\nab")
             held.append(s)
         time.sleep(0.5)  # let the server take them in (not an assertion on time)
         a.store.put("c", {"v": 1}, "r1")

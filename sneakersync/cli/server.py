@@ -380,10 +380,14 @@ def server_ingest(c: Ctx, drive: Path, as_json: bool) -> None:
 @click.option("--per-client", type=click.IntRange(1, 4096), metavar="N",
               help="Uploads at once from one address (default 2; connections: 16x). Behind "
                    "a load balancer every client has its address: raise this.")
+@click.option("--allowed-host", "allowed_hosts", multiple=True, metavar="NAME",
+              help="A host name devices use to reach the server (IP addresses and "
+                   "localhost always work); other names are refused (repeatable).")
 @pass_ctx
 def server_serve(c: Ctx, host: str, port: int, max_upload: int, workers: int,
                  pool: int, quota: int, max_uploads: int | None,
-                 max_processing: int | None, per_client: int | None) -> None:
+                 max_processing: int | None, per_client: int | None,
+                 allowed_hosts: tuple[str, ...]) -> None:
     """Accept packet uploads over HTTP (`push`) and show the dashboard at /.
 
     Only enrolled devices' packets are stored (others are held, `server held`).
@@ -413,7 +417,7 @@ def server_serve(c: Ctx, host: str, port: int, max_upload: int, workers: int,
             per_client_connections=max(base.per_client_connections, 16 * (per_client or 0)),
             max_connections=max(base.max_connections, 16 * (per_client or 0)))
     serve(h, host=host, port=port, max_upload=max_upload << 20, workers=workers, pool=pool,
-          quota=quota << 20, limits=limits)
+          quota=quota << 20, limits=limits, allowed_hosts=allowed_hosts)
 
 
 @server.command("export")

@@ -159,6 +159,28 @@ def browser_upload(headers: Any) -> str | None:
     return None
 
 
+def foreign_host(headers: Any, allowed: tuple[str, ...] = ()) -> str | None:
+    """Why a request's ``Host`` is not one this server answers to, else None.
+
+    A web page can make a browser send requests here under its own name by pointing
+    that name at this address (DNS rebinding) and then read the answers as
+    same-origin.  Real clients address the server by an IP literal, ``localhost``,
+    or a name the administrator allowed (``serve --allowed-host``).
+    """
+    import ipaddress
+
+    host = headers.get("host", "")
+    name = host.rsplit(":", 1)[0] if not host.startswith("[") else host[1:host.find("]")]
+    name = name.strip().lower().rstrip(".")
+    if name == "localhost" or name in allowed:
+        return None
+    try:
+        ipaddress.ip_address(name)
+        return None
+    except ValueError:
+        return f"this server does not answer to the name {host[:80]!r}"
+
+
 _STATUS_BY_LAYER = {"revoked": 403, "untrusted": 403, "no-match": 422, "quota": 429}
 
 
@@ -175,7 +197,7 @@ def http_status(o: Outcome) -> int:
 
 
 def create_app(home: Home, *, max_upload: int = 64 << 20, db: Any = None,
-               limits: Limits | None = None) -> Any:
+               limits: Limits | None = None, allowed_hosts: tuple[str, ...] = ()) -> Any:
     """The Starlette app.  ``db`` (a :class:`ServerDB`) defaults to the home's own store;
     ``limits`` (with ``max_upload``) bound what a client gets (``server/limits.py``).
 
@@ -303,11 +325,23 @@ def create_app(home: Home, *, max_upload: int = 64 << 20, db: Any = None,
             with_store, lambda ss: status_data(home, ss, database, queue()))
         return HTMLResponse(render_dashboard(data))
 
-    return Starlette(routes=[
+    app = Starlette(routes=[
         Route("/", dashboard), Route("/v1/status", status),
         Route("/v1/packets", upload, methods=["POST"]),
         Route("/v1/receipts/{device}", receipt),
     ])
+    allowed = tuple(h.lower().rstrip(".") for h in allowed_hosts)
+
+    async def guarded(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            why = foreign_host({k.decode("latin-1"): v.decode("latin-1")
+                                for k, v in scope["headers"]}, allowed)
+            if why is not None:
+                await refuse(421, "host", why)(scope, receive, send)
+                return
+        await app(scope, receive, send)
+
+    return guarded
 
 
 def _transient(exc: BaseException) -> bool:
@@ -331,12 +365,14 @@ def app_from_env() -> Any:
     home = home_mod.load(Path(cfg["home"]))
     lim = env_limits()
     return create_app(home, max_upload=lim.max_upload, limits=lim,
-                      db=open_server_db(home, pool_size=int(cfg["pool"])))
+                      db=open_server_db(home, pool_size=int(cfg["pool"])),
+                      allowed_hosts=tuple(cfg.get("allowed_hosts", ())))
 
 
 def serve(home: Home, *, host: str = "127.0.0.1", port: int = 8765,
           max_upload: int = 64 << 20, workers: int = 1, pool: int = 8,
-          quota: int = Limits.quota_bytes, limits: Limits | None = None) -> None:
+          quota: int = Limits.quota_bytes, limits: Limits | None = None,
+          allowed_hosts: tuple[str, ...] = ()) -> None:
     """Run the server.  ``workers`` > 1 starts that many processes (PostgreSQL only);
     ``quota``: bytes each device may upload per hour (per worker process).
 
@@ -371,7 +407,8 @@ def serve(home: Home, *, host: str = "127.0.0.1", port: int = 8765,
 
         open_server_db(home, pool_size=1).close()  # migrate once, fail early on a bad URL
         lim = _serve_limits(home, limits, max_upload, pool, quota)
-        os.environ[ENV_SERVE] = json.dumps({"home": str(home.path), "pool": pool})
+        os.environ[ENV_SERVE] = json.dumps({"home": str(home.path), "pool": pool,
+                                            "allowed_hosts": list(allowed_hosts)})
         os.environ[ENV_LIMITS] = json.dumps(asdict(lim))
         uvicorn.run("sneakersync.server.app:app_from_env", factory=True, host=host, port=port,
                     workers=workers, log_level="warning",
@@ -380,7 +417,7 @@ def serve(home: Home, *, host: str = "127.0.0.1", port: int = 8765,
         return
     limits = _serve_limits(home, limits, max_upload, pool, quota)
     uvicorn.run(create_app(home, max_upload=max_upload, limits=limits,
-                           db=open_server_db(home, pool_size=pool)),
+                           allowed_hosts=allowed_hosts, db=open_server_db(home, pool_size=pool)),
                 host=host, port=port, log_level="warning", **uvicorn_options(limits))
 
 
