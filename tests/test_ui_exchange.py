@@ -265,3 +265,31 @@ def test_trusting_a_quarantined_colleague_applies_what_was_held(ui: UI) -> None:
         assert a.store.get("sightings", "x1").data == {"where": "river crossing"}
     finally:
         baraka.close()
+
+
+def test_what_each_colleague_lacks_and_what_is_on_its_way(ui: UI) -> None:
+    pytest.importorskip("sneakersync.sync.status", reason="sync.status (#14) is not on this branch")
+    from sneakersync.media.drive import export_to_drive
+
+    a, j = ui.amina, ui.juma
+    stick = ui.work / "stick-counts"
+    stick.mkdir()
+    export_to_drive(a.home, a.store, stick, [])  # Juma is up to date (on the way)
+    a.store.write_many("counts", [(f"c{i}", {"i": i}) for i in range(7)])
+
+    def row(table: str) -> str:
+        return str(ui.b.eval(f"[...document.querySelectorAll('{table} tbody tr')]"
+                             ".find(r => r.innerText.includes('Juma tablet')).innerText"))
+
+    ui.go("/status")
+    cells = row("#peer-status").split("\t")
+    assert cells[1].strip() == "7", cells  # lacks the 7 new changes
+    ui.shot("status-peers")
+    ui.go("/sync")
+    assert row("#whom").split("\t")[1].strip() == "7"
+    ui.b.fill("#drive", str(stick))
+    ui.b.click("#export")
+    _wait_job(ui)
+    ui.go("/status")
+    cells = row("#peer-status").split("\t")
+    assert cells[1].strip() == "0" and int(cells[2]) >= 7, cells  # now on the way
