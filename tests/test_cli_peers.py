@@ -77,7 +77,7 @@ def test_rename_revoke_rm(pair) -> None:
     run(b, "export", str(usb))
     run(a, "import", str(usb))
     assert js(a, "peer", "rename", "Juma", "Juma tablet")["name"] == "Juma tablet"
-    out = js(a, "peer", "revoke", "Juma tablet")
+    out = js(a, "peer", "revoke", "Juma tablet", "--yes")
     assert out["revoked"] and out["last_counter"] == 1
     assert out["statement"]["type"] == "sneakersync/revocation"
     assert "revoked" in run(a, "peer", "list").output
@@ -91,7 +91,7 @@ def test_rename_revoke_rm(pair) -> None:
     run(b, "export", str(usb))
     rep = json.loads(run(a, "import", str(usb), "--json", ok=False).output)
     assert rep["rejected"] and "revoked" in rep["rejected"][0]["error"]
-    run(a, "peer", "rm", "Juma tablet")
+    run(a, "peer", "rm", "Juma tablet", "--yes")
     assert js(a, "peer", "list") == []
     assert "v1" in run(a, "rows", "visits").output  # its data stays
     # the revocation outlives the peer row: re-adding the card gives a revoked peer

@@ -41,7 +41,7 @@ def test_put_get_rm_rows_collections(dev: Path) -> None:
     rid = run(dev, "put", "shelters", '{"name": "École Kibera", "cap": 120}').stdout.strip()
     assert len(rid) == 36
     assert json.loads(run(dev, "put", "shelters", '{"name": "B"}', "--id", "b1", "--json")
-                      .stdout) == {"id": "b1"}
+                      .stdout) == {"id": "b1", "changed": True}
     got = json.loads(run(dev, "get", "shelters", rid, "--json").stdout)
     assert got["data"] == {"name": "École Kibera", "cap": 120} and got["id"] == rid
     lines = [json.loads(x) for x in run(dev, "rows", "shelters").stdout.splitlines()]

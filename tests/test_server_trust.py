@@ -283,7 +283,7 @@ def test_released_stranger_gets_no_trust_and_cannot_revoke_honest_peers(
     # the stranger knows both cards, "revokes" the honest peer and sends me a record
     run(capsys, stranger, "peer", "add", card[me])
     run(capsys, stranger, "peer", "add", card[honest])
-    run(capsys, stranger, "peer", "revoke", "Honest", "--last-counter", "0")
+    run(capsys, stranger, "peer", "revoke", "Honest", "--last-counter", "0", "--yes")
     run(capsys, stranger, "put", "hh", '{"x": 1}', "--id", "s1")
     run(capsys, stranger, "export", str(usb), "--to", "Me")
     rep = json.loads(run(capsys, me, "import", str(usb), "--json"))

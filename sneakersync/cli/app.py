@@ -116,3 +116,116 @@ def quote(name: str) -> str:
 
     return shlex.quote(name)
 
+
+
+class Progress:
+    """A one-line progress counter on stderr: ``label done/total (pct%)``.
+
+    Shown only where a person watches: stderr is a terminal (or SNEAKERSYNC_PROGRESS=1),
+    and neither --quiet nor --json was given.  ``total`` 0 means unknown (no percentage).
+    """
+
+    def __init__(self, c: "Ctx", label: str, total: int = 0, *, as_json: bool = False,
+                 unit: str = "") -> None:
+        import os
+        import sys
+
+        self.label, self.total, self.done, self.unit = label, max(int(total), 0), 0, unit
+        self._stream = sys.stderr
+        forced = os.environ.get("SNEAKERSYNC_PROGRESS") == "1"
+        self.enabled = not c.quiet and not as_json and (forced or self._stream.isatty())
+        self._shown = False
+
+    def __enter__(self) -> "Progress":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._shown:
+            self._stream.write("\n")
+            self._stream.flush()
+
+    def set_total(self, total: int) -> None:
+        self.total = max(int(total), 0)
+        self._draw()
+
+    def update(self, n: int) -> None:
+        self.done += int(n)
+        self._draw()
+
+    def to(self, done: int, total: int | None = None) -> None:
+        if total is not None:
+            self.total = max(int(total), 0)
+        self.done = int(done)
+        self._draw()
+
+    def _draw(self) -> None:
+        if not self.enabled:
+            return
+        unit = f" {self.unit}" if self.unit else ""
+        if self.total:
+            shown = min(self.done, self.total)
+            pct = 100 * shown // self.total
+            width = 24
+            full = width * shown // self.total
+            bar = "#" * full + "-" * (width - full)
+            text = f"{self.label} [{bar}] {shown:,}/{self.total:,}{unit} ({pct}%)"
+        else:
+            text = f"{self.label} {self.done:,}{unit}"
+        self._stream.write("\r" + text)
+        self._stream.flush()
+        self._shown = True
+
+
+def confirm(c: "Ctx", question: str, yes: bool) -> None:
+    """Ask before an action that cannot be undone; --yes answers for scripts.
+
+    With no answer to read (a script, stdin closed), refuse rather than act silently.
+    """
+    if yes:
+        return
+    try:
+        ok = click.confirm(question, default=False, err=True)
+    except click.exceptions.Abort:
+        raise UsageError("not confirmed (no answer); nothing was changed",
+                         hints=("add --yes to confirm without being asked",)) from None
+    if not ok:
+        raise UsageError("not confirmed; nothing was changed")
+
+
+def yes_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("-y", "--yes", is_flag=True,
+                        help="Do not ask for confirmation (for scripts).")(f)
+
+
+def plural(n: int, word: str, many: str | None = None) -> str:
+    """'1 packet', '2 packets', '1,234 changes'."""
+    return f"{n:,} {word if n == 1 else (many or word + 's')}"
+
+
+def check_drive(path: Path, *, writing: bool = False) -> None:
+    """A drive argument must be the folder a stick is mounted on: say so clearly if not."""
+    from sneakersync.errors import NotFoundError
+
+    if path.is_file():
+        hints = ["give the folder the stick is mounted on, e.g. /media/usb"]
+        if path.suffix == ".pkt":
+            hints.append(f"to look inside one packet: {PROG} inspect {quote(str(path))}")
+        raise UsageError(f"{path} is a file, not a drive folder", hints=hints)
+    if not path.exists():
+        raise NotFoundError(f"drive folder {path} does not exist",
+                            hints=("is the stick mounted? give the folder it is mounted on",))
+    if not path.is_dir():
+        raise UsageError(f"{path} is not a folder")
+    if writing:
+        return
+    if not (path / "sneakersync").is_dir():
+        for up in [path.resolve(), *path.resolve().parents]:
+            if up.name == "sneakersync" and (up / "v1").is_dir():
+                raise UsageError(f"{path} is inside the sneakersync folder of a drive",
+                                 hints=(f"give the drive itself: {quote(str(up.parent))}",))
+    if not (path / "sneakersync").is_dir():
+        raise NotFoundError(f"no sneakersync data on {path}",
+                            hints=("is this the right stick or folder? `export` writes into "
+                                   "DRIVE/sneakersync/",
+                                   f"nothing has been exported here yet: {PROG} export "
+                                   f"{quote(str(path))} writes packets for peers"))

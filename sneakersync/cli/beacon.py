@@ -15,7 +15,10 @@ from sneakersync.errors import NotFoundError, UsageError
 
 @cli.group()
 def beacon() -> None:
-    """Bluetooth LE beacon: see which peers are nearby (needs the `ble` extra)."""
+    """Bluetooth LE beacon: see which peers are nearby (needs the `ble` extra).
+
+    Example: sneakersync beacon scan --timeout 3 --json
+    """
 
 
 @beacon.command("advertise")

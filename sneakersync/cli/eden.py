@@ -55,7 +55,10 @@ eden_password = click.option("--password", envvar="SNEAKERSYNC_EDEN_PASSWORD",
 
 @cli.group()
 def eden() -> None:
-    """Collections bound to Sahana Eden tables: bind, pull from Eden, push to Eden."""
+    """Collections bound to Sahana Eden tables: bind, pull from Eden, push to Eden.
+
+    Example: sneakersync eden show shelters
+    """
 
 
 @eden.command("bind")

@@ -21,6 +21,8 @@ def passphrase() -> None:
 
     A forgotten passphrase cannot be recovered: the device must be set up again
     (`init` in a new home) and re-added by its peers.
+
+    Example: sneakersync passphrase change
     """
 
 

@@ -7,13 +7,17 @@ from pathlib import Path
 
 import click
 
-from sneakersync.cli.app import Ctx, PROG, cli, emit_json, json_option, pass_ctx, quote, read_card_arg
+from sneakersync.cli.app import (Ctx, PROG, cli, confirm, emit_json, json_option, pass_ctx, quote,
+                                read_card_arg, yes_option)
 from sneakersync.errors import UsageError
 
 
 @cli.group()
 def peer() -> None:
-    """Devices this one exchanges packets with."""
+    """Devices this one exchanges packets with.
+
+    Example: sneakersync peer add SNK1:AEA... --name "Juma tablet"
+    """
 
 
 @peer.command("add")
@@ -64,19 +68,27 @@ def peer_add(c: Ctx, card: str | None, name: str | None, trust: str | None,
 def peer_list(c: Ctx, as_json: bool) -> None:
     """List peers with trust state and when they were last seen.
 
+    "Last seen" is when a packet from the peer was last applied here (--json:
+    `last_seen` in milliseconds since 1970, and `last_seen_iso` in UTC).
+
     Example: sneakersync peer list --json
     """
     from sneakersync.store import peers
 
     ps = peers.all_peers(c.store)
     if as_json:
-        emit_json([p.as_json() for p in ps])
+        from sneakersync.sync.status import iso
+
+        emit_json([dict(p.as_json(), last_seen_iso=iso(p.last_seen)) for p in ps])
         return
     if not ps:
         c.say("no peers yet: add one with `sneakersync peer add CARD`")
+    from sneakersync.sync.status import ago
+
     for p in ps:
         state = "revoked" if p.revoked else ("verified" if p.verified else "UNVERIFIED")
-        click.echo(f"{p.name:<24} {p.device_id}  {p.kind:<7} {state:<10} {p.trust}")
+        click.echo(f"{p.name:<24} {p.device_id}  {p.kind:<7} {state:<10} {p.trust:<10} "
+                   f"last seen {ago(p.last_seen)}")
     if any(not p.verified and not p.revoked for p in ps):
         c.say(f"UNVERIFIED: keys not yet compared in person ({PROG} peer verify NAME)")
 
@@ -150,23 +162,26 @@ def peer_trust(c: Ctx, name: str, quarantine: bool, as_json: bool) -> None:
 
 @peer.command("revoke")
 @click.argument("name")
-@click.option("--last-counter", type=int,
+@click.option("--last-counter", type=click.IntRange(0, (1 << 53) - 1),
               help="Last change of the peer still accepted (default: the last one held here).")
+@yes_option
 @json_option
 @pass_ctx
-def peer_revoke(c: Ctx, name: str, last_counter: int | None, as_json: bool) -> None:
+def peer_revoke(c: Ctx, name: str, last_counter: int | None, yes: bool, as_json: bool) -> None:
     """Stop trusting a peer (a lost or stolen device) and tell the other devices.
 
     Packets are no longer made for it, its later packets and changes are refused,
     and a signed revocation travels in every packet this device exports.
-    What was received from it before stays.
+    What was received from it before stays. Cannot be undone: asks first
+    (--yes for scripts).
 
-    Example: sneakersync peer revoke "Juma tablet"
+    Example: sneakersync peer revoke "Lost phone" --yes
     """
     from sneakersync.store import peers
     from sneakersync.store.revocations import revoke_peer
 
     p = peers.get(c.store, name)
+    confirm(c, f"Revoke {p.name!r} ({p.device_id}) for good, on every device of the team?", yes)
     r = revoke_peer(c.home, c.store, p, last=last_counter)
     if as_json:
         emit_json({"name": p.name, "device_id": p.device_id, "revoked": True,
@@ -204,17 +219,19 @@ def peer_revocations(c: Ctx, as_json: bool) -> None:
 
 @peer.command("rm")
 @click.argument("name")
+@yes_option
 @json_option
 @pass_ctx
-def peer_rm(c: Ctx, name: str, as_json: bool) -> None:
-    """Forget a peer. Its data stays; its share rules go.
+def peer_rm(c: Ctx, name: str, yes: bool, as_json: bool) -> None:
+    """Forget a peer. Its data stays; its share rules go. Asks first (--yes for scripts).
 
-    Example: sneakersync peer rm "Old tablet"
+    Example: sneakersync peer rm "Old tablet" --yes
     """
     from sneakersync.store import peers
     from sneakersync.sync import selection
 
     p = peers.get(c.store, name)
+    confirm(c, f"Forget peer {p.name!r} ({p.device_id}) and its share rules?", yes)
     peers.remove(c.store, p.device_id)
     selection.forget_peer(c.store, p.device_id)
     emit_json({"name": p.name, "device_id": p.device_id, "removed": True}) if as_json else \
@@ -239,7 +256,10 @@ def peer_rename(c: Ctx, old: str, new: str, as_json: bool) -> None:
 
 @cli.group()
 def settings() -> None:
-    """Device settings."""
+    """Device settings.
+
+    Example: sneakersync settings default-trust quarantine
+    """
 
 
 @settings.command("default-trust")
@@ -306,13 +326,22 @@ def share(c: Ctx, collection: str | None, with_: tuple[str, ...], all_: bool,
                              ("none", none_), ("reset", reset)) if on]
     if len(modes) != 1:
         raise UsageError("give one of --all, --with, --except, --none, --reset")
+    from sneakersync.sync.status import sharing
+
     chosen = [peers.get(c.store, n) for n in (with_ or except_)]
+    before = sharing(c.store)
     selection.set_rule(c.store, collection, modes[0], chosen, where)
+    after = sharing(c.store)
+    cut = [after[pid]["name"] for pid in after
+           if collection in before[pid]["gets"] + list(before[pid]["filtered"])
+           and collection in after[pid]["excluded"]]
     text = selection.describe(c.store, collection)
+    if cut:
+        text += f"\nno longer shared with: {', '.join(cut)}"
     if as_json:
         emit_json({"collection": collection, "rules": [r for r in selection.list_rules(c.store)
                                                        if r["collection"] == collection],
-                   "summary": text})
+                   "summary": text.split("\n")[0], "no_longer_shared_with": cut})
     else:
         c.say(text)
 

@@ -24,7 +24,10 @@ def _qr() -> Any:
 
 @cli.group()
 def qr() -> None:
-    """Send packets as an animated QR code stream, screen to camera."""
+    """Send packets as an animated QR code stream, screen to camera.
+
+    Example: sneakersync qr send --to "Juma tablet" --out handover.html
+    """
 
 
 @qr.command("send")

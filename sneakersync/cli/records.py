@@ -6,11 +6,12 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
 from sneakersync.cli.app import Ctx, PROG, cli, emit_json, json_option, parse_json_arg, pass_ctx
-from sneakersync.errors import UsageError
+from sneakersync.errors import NotFoundError, SneakersyncError, UsageError
 
 
 @cli.command()
@@ -79,24 +80,113 @@ def whoami(c: Ctx, qr_out: str | None, qr_terminal: bool, as_json: bool) -> None
         c.say(f"QR code written to {qr_out}")
 
 
+MAX_RECORD_BYTES = 16 << 20  # one record read by `put` from a file or stdin
+
+
+def _read_record_text(data: str | None, from_file: Path | None) -> str | None:
+    """The record's JSON: the argument, or (for `-` or --file) stdin or a file, bounded."""
+    if data is not None and from_file is not None:
+        raise UsageError("give the record as JSON or with --file, not both")
+    if data == "-":
+        from_file = Path("-")
+    elif data is not None:
+        return data
+    if from_file is None:
+        return None
+    if str(from_file) == "-":
+        raw = click.get_binary_stream("stdin").read(MAX_RECORD_BYTES + 1)
+        what = "stdin"
+    else:
+        if not from_file.is_file():
+            raise NotFoundError(f"file {from_file} does not exist")
+        if from_file.stat().st_size > MAX_RECORD_BYTES:
+            raise UsageError(f"{from_file} is larger than {MAX_RECORD_BYTES >> 20} MiB",
+                             hints=(f"for many records use: {PROG} load COLLECTION FILE",))
+        with open(from_file, "rb") as fh:
+            raw = fh.read(MAX_RECORD_BYTES + 1)
+        what = str(from_file)
+    if len(raw) > MAX_RECORD_BYTES:
+        raise UsageError(f"the record on {what} is larger than {MAX_RECORD_BYTES >> 20} MiB")
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"the record on {what} is not UTF-8 text (byte {exc.start + 1})") \
+            from None
+
+
 @cli.command()
 @click.argument("collection")
-@click.argument("data")
+@click.argument("data", required=False, metavar="[JSON|-]")
 @click.option("--id", "rid", help="Record id (default: a new UUID).")
+@click.option("-f", "--file", "from_file", type=click.Path(path_type=Path), metavar="FILE",
+              help="Read the record (a JSON object) from FILE; - reads stdin.")
+@click.option("--replace", is_flag=True,
+              help="Replace the whole record: fields not given are removed.")
+@click.option("--unset", multiple=True, metavar="FIELD",
+              help="Remove FIELD from the record (repeatable).")
 @json_option
 @pass_ctx
-def put(c: Ctx, collection: str, data: str, rid: str | None, as_json: bool) -> None:
-    """Create or update one record; prints its id.
+def put(c: Ctx, collection: str, data: str | None, rid: str | None, from_file: Path | None,
+        replace: bool, unset: tuple[str, ...], as_json: bool) -> None:
+    """Create a record, or update fields of one; prints its id.
+
+    With --id of an existing record, the fields given are set and every other
+    field is kept (a patch). --replace replaces the whole record instead;
+    --unset FIELD removes a field. The record comes from the JSON argument,
+    from stdin (`-`) or from --file (for records too large for the command line).
 
     Example: sneakersync put shelters '{"name": "Kibera school", "capacity": 120}'
+
+    Example: sneakersync put households '{"priority": "high"}' --id hh-17
+
+    Example: sneakersync put households --id hh-17 --unset notes
+
+    Example: cat big.json | sneakersync put households - --id hh-18
     """
-    obj = parse_json_arg(data, "record")
-    if not isinstance(obj, dict):
-        raise UsageError("record must be a JSON object")
+    from sneakersync.errors import NotFoundError as _NF
+    from sneakersync.store.load import parse_record
+
+    text = _read_record_text(data, from_file)
+    if text is None and not unset:
+        raise UsageError("give the record as JSON, `-` (stdin) or --file FILE",
+                         hints=(f"e.g. {PROG} put {collection} '{{\"field\": \"value\"}}'",))
+    if replace and unset:
+        raise UsageError("--replace and --unset do not go together (--replace already "
+                         "drops every field not given)")
+    obj: dict[str, Any] = {}
+    if text is not None:
+        try:
+            parsed = parse_record(text, "record")
+        except SneakersyncError as exc:
+            raise UsageError(str(exc).replace("record: ", "record is ", 1)) from None
+        if not isinstance(parsed, dict):
+            raise UsageError("record must be a JSON object")
+        obj = parsed
+    for f in unset:
+        if f in obj:
+            raise UsageError(f"field {f!r} is both given and unset")
+    old: dict[str, Any] | None = None
+    if rid is not None:
+        try:
+            old = c.store.get(collection, rid).data
+        except _NF:
+            old = None
+    if old is None and unset:
+        raise NotFoundError(f"no record {rid!r} in collection {collection!r} to unset fields of"
+                            if rid else "--unset needs --id of an existing record")
+    if old is not None and not replace:
+        merged = dict(old)
+        merged.update(obj)
+        for f in unset:
+            merged.pop(f, None)
+        obj = merged
+    if old is not None and obj == old:
+        emit_json({"id": rid, "changed": False}) if as_json else click.echo(rid)
+        return
     from sneakersync.store.binding import checked
 
     new_id = c.store.put(collection, next(checked(c.store, collection, [(rid, obj)]))[1], rid)
-    emit_json({"id": new_id}) if as_json else click.echo(new_id)
+    emit_json({"id": new_id, "changed": True}) if as_json else click.echo(new_id)
 
 
 @cli.command()
@@ -146,6 +236,7 @@ def rows(c: Ctx, collection: str, as_json: bool) -> None:
     out = sys.stdout
     for rid, data in c.store.rows(collection):
         out.write(json.dumps({"id": rid, "data": data}, ensure_ascii=False) + "\n")
+    out.flush()
 
 
 @cli.command()
@@ -169,42 +260,69 @@ def collections(c: Ctx, as_json: bool) -> None:
 @cli.command()
 @click.argument("collection")
 @click.argument("file", type=click.Path(path_type=Path))
+@click.option("--key", "key", multiple=True, metavar="COLUMN",
+              help="Without an id column: COLUMN identifies a row (repeatable: together).")
+@click.option("--content-key", is_flag=True,
+              help="Without an id column: a row's content identifies it.")
+@click.option("--encoding", metavar="NAME", help="Text encoding (default: UTF-8), e.g. latin-1.")
+@click.option("--delimiter", metavar="CHAR",
+              help="CSV delimiter (default: sniffed among , ; tab |).")
 @json_option
 @pass_ctx
-def load(c: Ctx, collection: str, file: Path, as_json: bool) -> None:
-    """Create or update many records from a .jsonl, .csv, .s3json or .xml file, in one transaction.
+def load(c: Ctx, collection: str, file: Path, key: tuple[str, ...], content_key: bool,
+         encoding: str | None, delimiter: str | None, as_json: bool) -> None:
+    """Create or update many records from a .jsonl, .csv, .s3json or .xml file, in one
+    transaction.
 
-    An `id` key or column, when present, is the record id; in Eden's S3JSON/S3XML the
-    uuid is. If any line is bad (or refused by the collection's Eden binding),
-    nothing is written.
+    An `id` key or column is the record id (in Eden's S3JSON/S3XML, the uuid);
+    what `rows` writes loads back unchanged. Without an id, --key COLUMN (or
+    --content-key) makes the ids, so loading the same file again changes nothing;
+    without either, every load adds new records (a warning says so). Rows equal
+    to what is stored are skipped. If any line is bad (or refused by the
+    collection's Eden binding), nothing is written.
 
     Example: sneakersync load households samples/households.csv
+
+    Example: sneakersync load people people.csv --key national_id --encoding latin-1
     """
+    from sneakersync.cli.app import Progress
     from sneakersync.store.binding import checked
-    from sneakersync.store.load import read_records
+    from sneakersync.store.load import LoadOptions, only_changed, plan
 
     if file.suffix.lower() in (".s3json", ".xml"):  # Sahana Eden's own export
         from sneakersync.cli.eden import load_eden
 
         return load_eden(c, collection, file, as_json)
-    size = file.stat().st_size if file.exists() else 0
-    show = not c.quiet and not as_json and size > 2_000_000 and sys.stderr.isatty()
-    if show:
-        with click.progressbar(length=0, label="loading", file=sys.stderr,
-                               show_pos=True) as bar:
-            ids = c.store.write_many(collection, checked(c.store, collection, read_records(file)),
-                                     progress=bar.update)
-    else:
-        ids = c.store.write_many(collection, checked(c.store, collection, read_records(file)))
+
+    p = plan(file, LoadOptions(key=key, content_key=content_key, encoding=encoding,
+                               delimiter=delimiter))
+    for w in p.warnings:
+        click.echo(f"warning: {w}", err=True)
+    skipped = [0]
+
+    def skip(n: int) -> None:
+        skipped[0] += n
+        bar.update(n)
+
+    with Progress(c, "loading", p.total, as_json=as_json, unit="records") as bar:
+        items = checked(c.store, collection, p.items)
+        ids = c.store.write_many(collection, only_changed(c.store, collection, items, skip),
+                                 progress=bar.update)
+        bar.to(len(ids) + skipped[0], len(ids) + skipped[0])
     if as_json:
-        emit_json({"collection": collection, "loaded": len(ids)})
+        emit_json({"collection": collection, "loaded": len(ids), "unchanged": skipped[0],
+                   "warnings": p.warnings})
     else:
-        c.say(f"loaded {len(ids)} records into {collection}")
+        c.say(f"loaded {len(ids)} records into {collection}"
+              + (f" ({skipped[0]} unchanged)" if skipped[0] else ""))
 
 
 @cli.group()
 def collection() -> None:
-    """Per-collection settings."""
+    """Per-collection settings: conflict policy and retention.
+
+    Example: sneakersync collection policy shelters merge
+    """
 
 
 @collection.command("policy")

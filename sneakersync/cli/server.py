@@ -14,7 +14,8 @@ from typing import Any, Iterator
 
 import click
 
-from sneakersync.cli.app import Ctx, PROG, cli, emit_json, json_option, pass_ctx, quote, read_card_arg
+from sneakersync.cli.app import (Ctx, PROG, cli, emit_json, json_option, pass_ctx, quote,
+                                read_card_arg, yes_option)
 from sneakersync.errors import UsageError
 
 
@@ -45,7 +46,10 @@ def _server_session(c: Ctx) -> Iterator[Any]:
 
 @cli.group()
 def server() -> None:
-    """The destination server: ingest sticks, hand receipts back, export to Eden."""
+    """The destination server: ingest sticks, hand receipts back, export to Eden.
+
+    Example: sneakersync --home /srv/sneakersync server ingest /media/usb
+    """
 
 
 @server.command("init")
@@ -489,21 +493,44 @@ def server_status(c: Ctx, as_json: bool) -> None:
     """
     from sneakersync.server.app import status_data
 
+    from sneakersync.cli.app import plural
+    from sneakersync.sync.status import ago, device_names
+
+    h = _server_home(c)
     with _server_session(c) as ss:
-        data = status_data(_server_home(c), ss, ss.db)
+        data = status_data(h, ss, ss.db)
+        names = device_names(h, ss.core)
+        held = ss.held()
+    names.update({d["device_id"]: d["name"] for d in data["devices"]})
+    delivered = {d["device_id"] for d in data["devices"]}
+    origins = sorted(({"device_id": o, "name": names.get(o),
+                       "changes": sum(hi - lo + 1 for lo, hi in rs),
+                       "delivered_itself": o in delivered} for o, rs in held.items()),
+                     key=lambda o: (-o["changes"], o["device_id"]))
+    data["origins"] = origins
     if as_json:
         emit_json(data)
         return
     t, st, r = data["totals"], data["store"], data["rate"]
     c.say(f"store: {st['backend']} {st['location']}")
-    c.say(f"{t['devices']} devices, {t['packets']} packets, {t['changes']} changes, "
-          f"{t['records']} records, {t['open_conflicts']} open conflicts, "
-          f"{t.get('held', 0)} packets held (`{PROG} server held`)")
+    c.say(f"{plural(t['devices'], 'device')} delivered {plural(t['packets'], 'packet')}; "
+          f"{plural(t['changes'], 'change')}, {plural(t['records'], 'record')}, "
+          f"{plural(t['open_conflicts'], 'open conflict')}, "
+          f"{plural(t.get('held', 0), 'packet')} held (`{PROG} server held`)")
     c.say(f"rate: {r['packets_per_second_1m']} packets/s over the last minute, "
           f"{r['packets_per_second_5m']} over five")
+    if origins:
+        click.echo("changes by the device that made them:")
+    for o in origins:
+        via = "" if o["delivered_itself"] else " (relayed by other devices)"
+        click.echo(f"   {o['name'] or 'unknown device ' + o['device_id']}: "
+                   f"{plural(o['changes'], 'change')}{via}")
+    if data["devices"]:
+        click.echo("deliveries (sticks and uploads), by the device that brought them:")
     for d in data["devices"]:
-        click.echo(f"{d['name']:<24} {d['device_id']}  packets={d['packets']:<5} "
-                   f"changes={d['changes']:<7} last={d['last_delivery_iso']}")
+        click.echo(f"   {d['name']}: {plural(d['packets'], 'packet')}, last "
+                   f"{ago(d['last_delivery'])}"
+                   + (f", receipt #{d['receipt_seq']}" if d.get("receipt_seq") else ""))
 
 
 @cli.command()
@@ -542,7 +569,14 @@ def receipts_cmd(c: Ctx, as_json: bool) -> None:
     """
     from sneakersync.sync import receipts
 
+    from sneakersync.cli.app import plural
+    from sneakersync.sync.status import ago, device_names, iso, name_of
+
     items = receipts.status(c.store)
+    names = device_names(c.home, c.store)
+    for it in items:
+        it["server_name"] = name_of(names, it["server"])
+        it["accepted_iso"] = iso(it["accepted_at"])
     if as_json:
         emit_json(items)
         return
@@ -550,24 +584,37 @@ def receipts_cmd(c: Ctx, as_json: bool) -> None:
         c.say("no receipts yet: they come back on a stick (`import`) or from `push`")
     for it in items:
         n = sum(hi - lo + 1 for rs in it["covered"].values() for lo, hi in rs)
-        click.echo(f"server {it['server']}: seq {it['seq']}, {n} changes stored there")
+        click.echo(f"{it['server_name']}: receipt #{it['seq']} (accepted "
+                   f"{ago(it['accepted_at'])}), {plural(n, 'change')} stored there")
 
 
 @cli.command()
 @click.option("--dry-run", is_flag=True, help="Only say what would be deleted.")
+@yes_option
 @json_option
 @pass_ctx
-def prune(c: Ctx, dry_run: bool, as_json: bool) -> None:
+def prune(c: Ctx, dry_run: bool, yes: bool, as_json: bool) -> None:
     """Delete the local copy of records the destination server confirmed it holds.
 
     Only in collections whose retention allows it (`collection retention`), only
     records whose current version a receipt covers (edited since: kept). Local
     only: nothing is sent, other devices and the server keep their copies.
 
+    Asks before deleting (--yes for scripts).
+
     Example: sneakersync prune --dry-run
+
+    Example: sneakersync prune --yes
     """
+    from sneakersync.cli.app import confirm
     from sneakersync.sync.prune import prune as do_prune
 
+    if not dry_run and not yes:
+        plan = do_prune(c.home, c.store, dry_run=True)
+        if plan["records"]:
+            by = ", ".join(f"{k}: {v}" for k, v in plan["by_collection"].items())
+            confirm(c, f"Delete the local copy of {plan['records']} records ({by})? The "
+                    "server keeps them", yes)
     res = do_prune(c.home, c.store, dry_run=dry_run)
     if as_json:
         emit_json(res)

@@ -19,24 +19,43 @@ from sneakersync.errors import FormatError, NotFoundError, SneakersyncError, Usa
 @json_option
 @pass_ctx
 def export_cmd(c: Ctx, drive: Path, to: tuple[str, ...], full: bool, as_json: bool) -> None:
-    """Write one packet for peers onto a drive (USB stick, SD card, folder).
+    """Write packets for peers onto a drive (USB stick, SD card, folder).
 
-    Only what the peers lack is written (a delta), encrypted to them alone.
+    Only what the peers lack is written (a delta), encrypted to them alone; peers
+    that may see different collections (`share`) get separate packets. The
+    output says who gets what, and which collections a peer does not get.
 
     Example: sneakersync export /media/usb --to "Juma tablet"
     """
+    from sneakersync.cli.app import Progress, check_drive, plural
     from sneakersync.media.drive import export_to_drive
+    from sneakersync.sync.exchange import pick_recipients
+    from sneakersync.sync.status import sharing
 
-    res = export_to_drive(c.home, c.store, drive, list(to), full=full)
+    recipients = pick_recipients(c.store, list(to))  # opens the device first
+    check_drive(drive, writing=True)
+    with Progress(c, "exporting", 0, as_json=as_json) as bar:
+        bar.update(0)
+        res = export_to_drive(c.home, c.store, drive, list(to), full=full)
+    shares = sharing(c.store, recipients)
+    res["sharing"] = list(shares.values())
     if as_json:
         emit_json(res)
-    elif res["packets"] == 0:
+        return
+    if res["packets"] == 0:
         c.say("nothing to export: every recipient already has everything")
-    else:
-        for w in res["written"]:
-            c.say(f"wrote 1 packet ({w['bytes']} bytes, {w['changes']} changes) for "
-                  f"{', '.join(w['recipients'])}")
-            c.say(f"fingerprint: {w['fingerprint']}")
+    for w in res.get("written", []):
+        c.say(f"wrote a packet for {', '.join(w['recipients'])}: {plural(w['changes'], 'change')}"
+              f", {w['bytes']:,} bytes, fingerprint {w['fingerprint']}")
+    for s in shares.values():
+        parts = []
+        if s["filtered"]:
+            parts.append("only some records of " + ", ".join(
+                f"{k} ({v})" for k, v in s["filtered"].items()))
+        if s["excluded"]:
+            parts.append("not " + ", ".join(s["excluded"]))
+        if parts:
+            c.say(f"{s['name']} gets {'; '.join(parts)} (share rules: {PROG} share --list)")
 
 
 @cli.command("import")
@@ -46,33 +65,86 @@ def export_cmd(c: Ctx, drive: Path, to: tuple[str, ...], full: bool, as_json: bo
 def import_cmd(c: Ctx, drive: Path, as_json: bool) -> None:
     """Read every packet for this device from a drive and apply it.
 
-    Packets for others are left alone; repeats change nothing; a bad packet is
-    reported and never stops the others (the exit code is then 1).
+    DRIVE is the folder the stick is mounted on (it holds a `sneakersync`
+    folder). Packets for other devices are left on it; repeats change nothing;
+    a bad packet is reported once and never stops the others (the exit code is
+    then 1). The report is kept for `status`.
 
     Example: sneakersync import /media/usb --json
     """
+    from sneakersync.cli.app import Progress, check_drive
     from sneakersync.media.drive import import_from_drive
+    from sneakersync.sync.status import save_import_report
 
-    rep = import_from_drive(c.home, c.store, drive)
+    c.store  # the device opens (or refuses) before the drive is looked at
+    check_drive(drive)
+    with Progress(c, "importing", 0, as_json=as_json) as bar:
+        bar.update(0)
+        rep = import_from_drive(c.home, c.store, drive)
     out = rep.as_json()
+    save_import_report(c.home, str(drive), out)
     if as_json:
         emit_json(out)
     else:
-        c.say(f"{out['packets']} packets: {out['imported']} imported, {out['duplicates']} "
-              f"already seen, {out['not_for_me']} for others, {out['quarantined']} held")
-        c.say(f"{out['changes_applied']} changes applied, {out['conflicts']} conflicts "
-              f"({out['open_conflicts']} need a decision)")
-        if out.get("receipts"):
-            c.say(f"{out['receipts']} delivery receipt(s) from the server accepted "
-                  f"(see `{PROG} receipts`; `{PROG} prune` deletes what they cover)")
-        for q in out["quarantine"]:
-            click.echo(f"held: {q['file']}: {q['reason']}", err=True)
-        for r in out["rejected"]:
-            click.echo(f"rejected: {r['file']}: {r['error']}", err=True)
-        if out["open_conflicts"]:
-            c.say(f"see `{PROG} conflicts` to decide")
+        say_import(c, out)
     if out["rejected"]:
         raise SystemExit(1)
+
+
+def say_import(c: Ctx, out: dict[str, Any]) -> None:
+    """The import report in words a coordinator follows (also for `qr receive`)."""
+    from sneakersync.cli.app import plural
+
+    parts = [f"{out['imported']} new"]
+    if out["duplicates"]:
+        parts.append(f"{out['duplicates']} already imported")
+    if out["not_for_me"]:
+        parts.append(f"{out['not_for_me']} addressed to other devices (left as they are)")
+    if out["quarantined"]:
+        parts.append(f"{out['quarantined']} held in quarantine")
+    bad = len(out["rejected"]) + out.get("rejected_more", 0) + out.get("refused_before", 0)
+    if bad:
+        parts.append(f"{bad} rejected")
+    c.say(f"{plural(out['packets'], 'packet')}: {', '.join(parts)}")
+    if out["imported"] or out["changes_applied"]:
+        line = f"{plural(out['changes_applied'], 'change')} applied"
+        if out["conflicts"]:
+            line += f"; {plural(out['conflicts'], 'conflict')}"
+            if out["open_conflicts"]:
+                line += f" ({out['open_conflicts']} waiting for a decision: {PROG} conflicts)"
+            else:
+                line += " (settled by the collections' policies)"
+        c.say(line)
+    if out.get("receipts"):
+        c.say(f"{plural(out['receipts'], 'delivery receipt')} from the server accepted "
+              f"(see `{PROG} receipts`; `{PROG} prune` deletes what they cover)")
+    if out["quarantine"]:
+        from sneakersync.sync.status import device_names
+
+        names = device_names(c.home, c.store)
+        for q in out["quarantine"]:
+            who = names.get(q["sender"]) or q["sender"]
+            click.echo(f"held: packet {_short_file(q['file'])} from {who}: {q['reason']} "
+                       f"(see `{PROG} quarantine`)", err=True)
+    for r in out["rejected"]:
+        err = str(r["error"]).replace(str(r["file"]), "").replace(": : ", ": ").strip(" :")
+        click.echo(f"rejected: packet {_short_file(r['file'])}: {err}", err=True)
+    if out.get("rejected_more"):
+        click.echo(f"rejected: {out['rejected_more']} more packets (not listed)", err=True)
+    if out.get("refused_before"):
+        c.say(f"{plural(out['refused_before'], 'packet')} rejected by an earlier import "
+              "(not listed again)")
+    if out["packets"] == 0:
+        c.say("no packets on this drive yet")
+
+
+def _short_file(name: str) -> str:
+    stem = str(name).split("/")[-1].split(".")[0]
+    if len(stem) == 64 and all(ch in "0123456789abcdef" for ch in stem):
+        from sneakersync.sync.exchange import fingerprint
+
+        return fingerprint(stem)
+    return str(name)
 
 
 @cli.command()
@@ -116,33 +188,60 @@ def _has_device(c: Ctx) -> bool:
 
 @cli.group()
 def key() -> None:
-    """This device's keys."""
+    """This device's keys.
+
+    Example: sneakersync key export --age --out me.agekey
+    """
 
 
 @key.command("export")
 @click.option("--age", "as_age", is_flag=True, required=True,
               help="Write the X25519 identity in age's format (AGE-SECRET-KEY-1...).")
 @click.option("--out", type=click.Path(path_type=Path), help="Write to FILE (mode 0600).")
+@json_option
 @pass_ctx
-def key_export(c: Ctx, as_age: bool, out: Path | None) -> None:
+def key_export(c: Ctx, as_age: bool, out: Path | None, as_json: bool) -> None:
     """Export the decryption key so any age tool can open packets sent here.
+
+    Refuses to overwrite an existing file. With --json, prints the public
+    recipient and where the secret went (the secret itself only without --out).
 
     Example: sneakersync key export --age --out device.agekey && age -d -i device.agekey X.pkt
     """
+    import os
+
+    from sneakersync.errors import AlreadyExistsError
     from sneakersync.wire import age
 
     text = age.encode_identity(c.home.keys.enc_secret)
     recipient = age.encode_recipient(c.home.keys.enc_public)
     content = f"# sneakersync device {c.home.device_id}\n# public key: {recipient}\n{text}\n"
+    info: dict[str, Any] = {"device_id": c.home.device_id, "recipient": recipient}
     if out is None:
-        click.echo(content, nl=False)
+        if as_json:
+            emit_json(dict(info, identity=text))
+        else:
+            click.echo(content, nl=False)
         return
-    import os
-
+    if out.exists() or out.is_symlink():
+        raise AlreadyExistsError(f"{out} already exists; the key was not written",
+                                 hints=("choose another file name, or remove the old one first",))
+    if not out.parent.is_dir():
+        raise NotFoundError(f"folder {out.parent} does not exist",
+                            hints=("create it first, or choose another --out",))
     fd = os.open(str(out), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(content)
-    c.say(f"wrote the age identity to {out} (keep it secret)")
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(content)
+            fh.flush()
+            os.fsync(fh.fileno())
+    except BaseException:
+        out.unlink(missing_ok=True)
+        raise
+    if as_json:
+        emit_json(dict(info, out=str(out)))
+    else:
+        c.say(f"wrote the age identity to {out} (keep it secret)")
 
 
 @cli.group(invoke_without_command=True)
@@ -159,17 +258,27 @@ def conflicts(ctx: click.Context, show_all: bool, as_json: bool) -> None:
         return
     c: Ctx = ctx.obj
     items = c.store.conflicts(include_settled=show_all)
+    from sneakersync.sync.status import device_names, iso, name_of
+
+    names = device_names(c.home, c.store)
+    for it in items:
+        for v in it["versions"]:
+            v["origin_name"] = name_of(names, v["origin"])
     if as_json:
         emit_json(items)
         return
     if not items:
         c.say("no open conflicts" + ("" if show_all else " (--all shows those settled by policy)"))
     for it in items:
-        state = "OPEN" if it["open"] else f"resolved by {it['policy']}"
-        click.echo(f"{it['conflict']}  {it['collection']}/{it['id']}  {state}")
+        state = "waiting for a decision" if it["open"] else f"settled by {it['policy']}"
+        click.echo(f"{it['collection']}/{it['id']}: {state} (conflict {it['conflict']})")
         for i, v in enumerate(it["versions"], 1):
             shown = "deleted" if v["op"] == "del" else _short(v["data"])
-            click.echo(f"   {i}. from {v['origin']}#{v['counter']}: {shown}")
+            when = (iso(v["ts"]) or "")[:16].replace("T", " ")
+            click.echo(f"   {i}. {v['origin_name']}, {when}: {shown}")
+    if any(it["open"] for it in items):
+        first = next(it for it in items if it["open"])
+        c.say(f"decide: {PROG} conflicts resolve {first['conflict']} --pick N")
 
 
 def _short(data: Any) -> str:
@@ -217,8 +326,16 @@ def quarantine(ctx: click.Context, as_json: bool) -> None:
         return
     if not items:
         c.say("quarantine is empty")
+    from sneakersync.sync.exchange import fingerprint
+    from sneakersync.sync.status import device_names
+
+    names = device_names(c.home, c.store)
     for it in items:
-        click.echo(f"{it['packet']}  from {it['sender']}: {it['reason']}")
+        who = names.get(it["sender"]) or "an unknown device"
+        click.echo(f"packet {fingerprint(it['packet'])} from {who} ({it['sender']}): "
+                   f"{it['reason']}")
+    if items:
+        c.say(f"to apply them: {PROG} quarantine accept DEVICE_ID (or {PROG} peer trust NAME)")
 
 
 @quarantine.command("accept")

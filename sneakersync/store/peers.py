@@ -79,11 +79,24 @@ def all_peers(store: Store, *, include_revoked: bool = True) -> list[Peer]:
 
 
 def get(store: Store, name: str) -> Peer:
+    """A peer by its name (exact, else ignoring case and extra spaces) or device id."""
     r = store.conn.execute(f"SELECT {_COLS} FROM peers WHERE name=? OR device_id=?",
                            (name, name)).fetchone()
-    if r is None:
-        raise NotFoundError(f"no peer named {name!r}", hints=("see: sneakersync peer list",))
-    return _row(r)
+    if r is not None:
+        return _row(r)
+    folded = " ".join(name.split()).casefold()
+    rows = [x for x in store.conn.execute(f"SELECT {_COLS} FROM peers")
+            if " ".join(x[1].split()).casefold() == folded or x[0] == name.strip().lower()]
+    if len(rows) == 1:
+        return _row(rows[0])
+    import difflib
+
+    names = [x[0] for x in store.conn.execute("SELECT name FROM peers ORDER BY name")]
+    close = difflib.get_close_matches(name, names, n=3, cutoff=0.5) or \
+        [n for n in names if folded and folded in n.casefold()][:3]
+    hints = [f"did you mean {' or '.join(repr(n) for n in close)}?"] if close else []
+    hints.append("see: sneakersync peer list")
+    raise NotFoundError(f"no peer named {name!r}", hints=hints)
 
 
 def by_sign_key(store: Store, sign_pub: bytes) -> Peer | None:

@@ -158,7 +158,7 @@ def cli_args(op: str, work: Path) -> list[str]:
         return ["--home", str(work / "server"), "server", "ingest", str(work / "stick"),
                 "--json"]
     if op == "prune":
-        return ["--home", str(work / "alice"), "prune", "--json"]
+        return ["--home", str(work / "alice"), "prune", "--json", "--yes"]
     raise ValueError(op)
 
 
