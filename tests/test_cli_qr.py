@@ -42,7 +42,7 @@ def test_qr_handover_through_video_with_ack(tmp_path: Path) -> None:
     assert again["changes_applied"] == 0
     # before the ack, a's next stream would send everything again; after it, nothing
     assert json.loads(run(a, "qr", "send", "--out", str(tmp_path / "x.gif"), "--json",
-                          "--ack-image", str(ack)).stdout)["ack"]["imported"] == 1
+                          "--ack-image", str(ack)).stdout)["ack"]["taken"] is True
     assert json.loads(run(a, "qr", "send", "--out", str(tmp_path / "y.gif"), "--json")
                       .stdout)["packets"] == 0
 

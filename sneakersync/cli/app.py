@@ -186,6 +186,7 @@ def confirm(c: "Ctx", question: str, yes: bool) -> None:
     try:
         ok = click.confirm(question, default=False, err=True)
     except click.exceptions.Abort:
+        click.echo("", err=True)  # end the question's line: the error stands on its own
         raise UsageError("not confirmed (no answer); nothing was changed",
                          hints=("add --yes to confirm without being asked",)) from None
     if not ok:

@@ -45,9 +45,12 @@ def init(c: Ctx, name: str, no_passphrase: bool, as_json: bool) -> None:
 @click.option("--qr", "qr_out", metavar="FILE.png|-",
               help="Also write the card as a QR code image (- : draw it in the terminal).")
 @click.option("--qr-terminal", is_flag=True, help="Draw the card's QR code in the terminal.")
+@click.option("--card", "card_only", is_flag=True,
+              help="Print only the identity card (for scripts: peer add \"$(... whoami --card)\").")
 @json_option
 @pass_ctx
-def whoami(c: Ctx, qr_out: str | None, qr_terminal: bool, as_json: bool) -> None:
+def whoami(c: Ctx, qr_out: str | None, qr_terminal: bool, card_only: bool,
+           as_json: bool) -> None:
     """Show this device's id, name and identity card.
 
     Give the card to a colleague; their `peer add CARD` (or `peer add --scan
@@ -56,8 +59,13 @@ def whoami(c: Ctx, qr_out: str | None, qr_terminal: bool, as_json: bool) -> None
     Example: sneakersync whoami --json
 
     Example: sneakersync whoami --qr card.png
+
+    Example: sneakersync --home ~/juma peer add "$(sneakersync whoami --card)"
     """
     d = c.home.describe()
+    if card_only:
+        click.echo(d["card"])
+        return
     if qr_out == "-":
         qr_terminal, qr_out = True, None
     if qr_out is not None:

@@ -203,16 +203,27 @@ def available_decoders() -> list[str]:
 def decode_image(image: Any, *, decoder: str = "zxing") -> list[bytes]:
     """Exact bytes of every QR code in a still image (path or array)."""
     if isinstance(image, (str, bytes)) or hasattr(image, "__fspath__"):
+        import os
+
         import cv2
 
-        arr = cv2.imread(str(image), cv2.IMREAD_GRAYSCALE)
+        from sneakersync.errors import FormatError, NotFoundError
+
+        path = os.fsdecode(image)
+        if not os.path.isfile(path):
+            raise NotFoundError(f"image {path} does not exist")
+        arr = cv2.imread(path, cv2.IMREAD_GRAYSCALE)
         if arr is None:
-            from PIL import Image
+            from PIL import Image, UnidentifiedImageError
 
-            with Image.open(image) as im:  # GIF and friends
-                import numpy as np
+            try:
+                with Image.open(path) as im:  # GIF and friends
+                    import numpy as np
 
-                arr = np.asarray(im.convert("L"))
+                    arr = np.asarray(im.convert("L"))
+            except (UnidentifiedImageError, OSError, ValueError) as exc:
+                raise FormatError(f"{path} is not an image that can be read ({exc.__class__.__name__})",
+                                  hints=("give a photo or screenshot (PNG, JPEG ...)",)) from None
         image = arr
     dec = ZxingDecoder(thorough=True) if decoder == "zxing" else get_decoder(decoder)
     return dec.decode(image)

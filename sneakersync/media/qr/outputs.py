@@ -120,6 +120,29 @@ def terminal_text(matrix: Any, *, quiet: int = 2, color: bool = True) -> str:
     return "\n".join(lines)
 
 
+TERMINAL_QUIET = 2  # modules of quiet zone around a code drawn in the terminal
+TERMINAL_STATUS_LINES = 2  # the status line under the code, and the cursor's line
+
+
+def terminal_needs(version: int, *, quiet: int = TERMINAL_QUIET) -> tuple[int, int]:
+    """Columns and lines a code of ``version`` takes in the terminal (two modules a cell)."""
+    side = 17 + 4 * version + 2 * quiet
+    return side, (side + 1) // 2 + TERMINAL_STATUS_LINES
+
+
+def terminal_version(columns: int, lines: int, *, quiet: int = TERMINAL_QUIET) -> int | None:
+    """The largest QR version a stream may use in a ``columns`` x ``lines`` terminal
+    (None: not even the smallest fits, and drawing would wrap into garbage)."""
+    from sneakersync.wire.qr_frame import MAX_DENSITY, MIN_DENSITY
+
+    best = None
+    for v in range(MIN_DENSITY, MAX_DENSITY + 1):
+        cols, rows = terminal_needs(v, quiet=quiet)
+        if cols <= columns and rows <= lines:
+            best = v
+    return best
+
+
 def parse_terminal_text(text: str) -> Any:
     """Inverse of :func:`terminal_text` (dark = True); used by tests."""
     import numpy as np
@@ -136,6 +159,17 @@ def play_terminal(plan: StreamPlan, *, fps: float = 10.0, loops: int = 1, title:
                   out: IO[str] | None = None) -> int:
     """Show frames in the terminal (cursor-home redraws); Ctrl-C stops. Returns frames shown."""
     out = out or sys.stdout
+    if out is sys.stdout and out.isatty():
+        import shutil
+
+        size = shutil.get_terminal_size()
+        cols, rows = terminal_needs(plan.version)
+        if cols > size.columns or rows > size.lines:
+            from sneakersync.errors import UsageError
+
+            raise UsageError(f"QR version {plan.version} needs {cols}x{rows} characters; this "
+                             f"terminal is {size.columns}x{size.lines}",
+                             hints=("enlarge the window or pick a smaller --density",))
     _, eff = frame_hold(fps)
     period = 1.0 / eff
     shown = 0

@@ -21,6 +21,10 @@ DEFAULT_MAX_PACKET = 64 * 1024 * 1024
 STATUSES = ("new", "duplicate", "bad", "none")
 
 
+AGE_MAGIC = b"age-encryption.org/v1\n"
+MAX_STATIC = 4096  # a single QR code holds at most 2,953 bytes
+
+
 @dataclass(frozen=True)
 class Received:
     packet: bytes
@@ -28,6 +32,7 @@ class Received:
     packet_id: bytes
     index: int
     count: int
+    static: bool = False  # one QR code holding a whole packet (an ack), not a stream
 
 
 @dataclass
@@ -93,9 +98,12 @@ class Receiver:
         self.captures = 0
         self.t0: float | None = None
         self.current: tuple[bytes, int, int] | None = None
+        self.statics = 0
 
     # -- one frame ---------------------------------------------------------------
     def feed_frame(self, data: bytes, now: float) -> tuple[str, Received | None]:
+        if data.startswith(AGE_MAGIC) and len(data) <= MAX_STATIC:
+            return self._static(bytes(data))
         try:
             frame = decode_frame(data)
         except FrameError:
@@ -124,6 +132,18 @@ class Receiver:
         if len(st.pending) >= self.flush_symbols or now - st.last_flush >= self.flush_every:
             self._flush(key, st, now)
         return "new", None
+
+    def _static(self, data: bytes) -> tuple[str, Received | None]:
+        """A whole packet in one code (the receiver's ack): complete on sight, once."""
+        from sneakersync.wire.qr_frame import packet_id
+
+        pid = packet_id(data)
+        key = (pid, len(data), 0)
+        if key in self.done:
+            return "duplicate", None
+        self.done.add(key)
+        self.statics += 1
+        return "new", Received(data, fingerprint_from_id(pid), pid, 0, 1, static=True)
 
     def _stream(self, frame: Frame, now: float) -> _Stream:
         key = frame.stream_key
@@ -197,7 +217,9 @@ class Receiver:
         return p
 
     def all_done(self) -> bool:
-        """True once packets 1..N of a batch of N have all completed."""
+        """True once packets 1..N of a batch of N have all completed (or an ack was read)."""
+        if self.statics and not self.streams:
+            return True
         counts = {c for _, c in self.done_index}
         return any(all((i, c) in self.done_index for i in range(c)) for c in counts)
 

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sneakersync.errors import MediaError
 from sneakersync.media.qr.sender import StreamPlan, frame_hold
+
+RATE_WINDOW = 20  # frames over which the shown rate is measured
+PRERENDER_BUDGET = 256 << 20  # bytes of frames rendered ahead of showing
 
 
 @dataclass
@@ -25,6 +28,29 @@ class Player:
     paused: bool = False
     shown: int = 0
     closed: bool = False
+    stamps: list[float] = field(default_factory=list)  # when the last frames were shown
+
+    def record(self, now: float) -> None:
+        """Note that a frame reached the screen at ``now`` (for the true rate)."""
+        self.stamps.append(now)
+        del self.stamps[:-RATE_WINDOW]
+
+    @property
+    def measured_fps(self) -> float | None:
+        """Frames per second really shown, over the last frames (None: too few yet)."""
+        if len(self.stamps) < 3 or self.stamps[-1] <= self.stamps[0]:
+            return None
+        return (len(self.stamps) - 1) / (self.stamps[-1] - self.stamps[0])
+
+    def rate_text(self) -> str:
+        if self.paused:
+            return "paused"
+        asked = frame_hold(self.fps)[1]
+        real = self.measured_fps
+        if real is None:
+            return f"asked {asked:.1f} fps"
+        slow = "  (this screen cannot keep up: try --fps lower)" if real < 0.9 * asked else ""
+        return f"showing {real:.1f} fps (asked {asked:.1f}){slow}"
 
     @property
     def period(self) -> float:
@@ -64,6 +90,24 @@ def _pgm(img: Any) -> bytes:
     return b"P5 %d %d 255\n" % (w, h) + img.tobytes()
 
 
+def prerender(plan: StreamPlan, width: int, height: int, *,
+              budget: int = PRERENDER_BUDGET) -> list[bytes | None]:
+    """Every frame as PGM bytes for Tk, rendered before the show starts, so the rate is
+    the screen's and not the renderer's.  Frames past ``budget`` bytes stay None (they
+    are rendered when shown, and kept)."""
+    from sneakersync.media.qr.render import qr_matrix, to_image
+
+    out: list[bytes | None] = []
+    used = 0
+    for data in plan.frames:
+        if used + width * height > budget:
+            out.append(None)
+            continue
+        out.append(_pgm(to_image(qr_matrix(data, plan.version), width=width, height=height)))
+        used += width * height
+    return out
+
+
 def play_window(plan: StreamPlan, *, fps: float = 10.0, loops: int = 0, title: str = "",
                 fullscreen: bool = True) -> int:
     """Show the stream in a window until closed (or ``loops`` passes); returns frames shown."""
@@ -91,6 +135,9 @@ def play_window(plan: StreamPlan, *, fps: float = 10.0, loops: int = 0, title: s
     w = root.winfo_screenwidth() if fullscreen else 900
     h = (root.winfo_screenheight() if fullscreen else 900) - 80
     photo: list[Any] = []  # keep a reference, Tk does not
+    info.configure(text=f"preparing {len(plan.frames)} frames ...")
+    root.update()
+    frames = prerender(plan, w, h)
 
     def show() -> None:
         if player.finished:
@@ -98,16 +145,18 @@ def play_window(plan: StreamPlan, *, fps: float = 10.0, loops: int = 0, title: s
             return
         started = time.monotonic()
         i = player.index
-        img = to_image(qr_matrix(plan.frames[i], plan.version), width=w, height=h)
-        ph = tk.PhotoImage(data=_pgm(img), format="PPM")
+        if frames[i] is None:
+            frames[i] = _pgm(to_image(qr_matrix(plan.frames[i], plan.version), width=w,
+                                      height=h))
+        ph = tk.PhotoImage(data=frames[i], format="PPM")
         photo[:] = [ph]
         label.configure(image=ph)
         pk = plan.packets[plan.packet_of[i]]
-        state = "paused" if player.paused else f"{frame_hold(player.fps)[1]:.1f} fps"
         info.configure(text=f"{title}  packet {pk.index + 1}/{len(plan.packets)}  "
                             f"fingerprint {pk.fingerprint}  frame {i + 1}/{player.n_frames}  "
-                            f"shown {player.shown}  {state}")
+                            f"shown {player.shown}  {player.rate_text()}")
         root.update_idletasks()
+        player.record(time.monotonic())
         player.advance()
         delay = player.period - (time.monotonic() - started)
         root.after(max(1, int(delay * 1000)), show)
