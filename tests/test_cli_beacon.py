@@ -72,7 +72,7 @@ def test_scan_names_a_peer_and_not_a_stranger(controllers, homes, tmp_path) -> N
                      "--timeout", "0.8", "--pick", "1", "--export", str(usb))
         assert picked.returncode == 0, picked.stderr
         assert " 1. Amina (UNVERIFIED)" in picked.stdout
-        assert "wrote 1 packet(s)" in picked.stdout and "for Amina" in picked.stdout
+        assert "wrote 1 packet (" in picked.stdout and "for Amina" in picked.stdout
         assert list(usb.glob("**/*.pkt"))
     finally:
         _kill(adv)

@@ -139,8 +139,11 @@ def _after_pick(c: Ctx, found: list[Any], pick: int, export_to: Path | None,
     elif res["packets"] == 0:
         c.say(f"nothing to export: {p.name} already has everything")
     else:
-        c.say(f"wrote {res['packets']} packet(s) ({res['bytes']} bytes, {res['changes']} "
-              f"changes) for {p.name} to {export_to}; fingerprint {res['fingerprint']}")
+        from sneakersync.cli.app import plural
+
+        c.say(f"wrote {plural(res['packets'], 'packet')} ({res['bytes']:,} bytes, "
+              f"{plural(res['changes'], 'change')}) for {p.name} to {export_to}; "
+              f"fingerprint {res['fingerprint']}")
 
 
 def _run_qr(c: Ctx, args: list[str]) -> None:

@@ -46,7 +46,8 @@ def run_qr_demo(root: Path, devices: dict[str, Path], echo: Callable[[str], None
             import_packet(receiver, rs, got.packet, rep, name=got.fingerprint)
             echo(f"   {receiver.name} decoded the packet from the video: fingerprint "
                  f"{fingerprint(packet_id(got.packet))} (compare with the sender's screen)")
-        echo(f"   imported {rep.imported} packet, {rep.changes_applied} changes; "
+        echo(f"   imported {rep.imported} packet{'s' if rep.imported != 1 else ''}, "
+             f"{rep.changes_applied} change{'s' if rep.changes_applied != 1 else ''}; "
              f"record mp-0042 is now on {receiver.name}: "
              f"{(rs.get('missing_persons', 'mp-0042').data or {}).get('name')}")
         back = peers.by_id(rs, sender.device_id)

@@ -54,6 +54,11 @@ def run_demo(workdir: Path | None, *, fast: bool = False, echo: Echo = print,
             shutil.rmtree(root, ignore_errors=True)
 
 
+def _n(count: int, one: str, many: str | None = None) -> str:
+    """'1 packet', '2 packets'."""
+    return f"{count:,} {one if count == 1 else (many or one + 's')}"
+
+
 def _step(echo: Echo, n: int, title: str, cmd: str = "") -> None:
     echo(f"\n== {n}. {title}")
     if cmd:
@@ -74,7 +79,7 @@ def _scenario(root: Path, fast: bool, echo: Echo, eden: str | None = None) -> di
     office = _Dev(home_mod.create(root / "office", "District office PC"))
     devs = [amina, juma, office]
     for d in devs:
-        echo(f"   {d.name:<22} id {d.home.device_id}")
+        echo(f"   {d.name}")
 
     _step(echo, 2, "Exchange identity cards in person (each device adds the others)",
           "sneakersync peer add SNK1:... --name 'Juma field tablet'")
@@ -102,13 +107,13 @@ def _scenario(root: Path, fast: bool, echo: Echo, eden: str | None = None) -> di
     _step(echo, 4, "First sync: Amina writes one packet for both colleagues onto the stick",
           "sneakersync export /media/usb")
     res = export_to_drive(amina.home, amina.store, stick, [])
-    echo(f"   1 packet, {res['bytes']:,} bytes, {res['changes']} changes, "
-         f"fingerprint {res['fingerprint']}")
+    echo(f"   one packet for {' and '.join(res['recipients'])}: {_n(res['changes'], 'change')}, "
+         f"{res['bytes']:,} bytes, fingerprint {res['fingerprint']}")
     echo(f"   on the stick: {Path(res['files'][0]).relative_to(stick)}")
     echo("   (the name is the packet's hash: no names, places or dates are visible)")
     for d in (juma, office):
         rep = import_from_drive(d.home, d.store, stick)
-        echo(f"   {d.name}: imported {rep.imported} packet, {rep.changes_applied} changes")
+        echo(f"   {d.name} imports it: {_n(rep.changes_applied, 'change')} applied")
 
     _step(echo, 5, "Both edit the same household while apart (a real conflict)",
           "sneakersync put households '{...}' --id HH")
@@ -128,34 +133,42 @@ def _scenario(root: Path, fast: bool, echo: Echo, eden: str | None = None) -> di
           "sneakersync export /media/usb && sneakersync import /media/usb")
     for d in (amina, juma):
         res = export_to_drive(d.home, d.store, stick, [])
-        echo(f"   {d.name}: packet of {res['bytes']:,} bytes with {res['changes']} changes")
+        echo(f"   {d.name} writes a packet with {_n(res['changes'], 'change')} "
+             f"({res['bytes']:,} bytes)")
     for d in devs:
         rep = import_from_drive(d.home, d.store, stick)
-        echo(f"   {d.name}: {rep.imported} new packets, {rep.changes_applied} changes, "
-             f"{rep.not_for_me} for others, {rep.duplicates} already seen, "
-             f"{rep.conflicts} conflicts ({rep.open_conflicts} to decide)")
+        skipped = rep.not_for_me + rep.duplicates
+        echo(f"   {d.name} imports {_n(rep.imported, 'new packet')} "
+             f"({_n(rep.changes_applied, 'change')})"
+             + (f"; {_n(rep.conflicts, 'conflict')}, {rep.open_conflicts} for a person to decide"
+                if rep.conflicts else "")
+             + (f"; {_n(skipped, 'packet')} on the stick: its own or already imported"
+                if skipped else ""))
     merged = office.store.get("shelters", sh).data or {}
     echo(f"   shelter merged field by field: status={merged.get('status')!r}, "
          f"population={merged.get('population')!r}")
     settled = [c for c in office.store.conflicts(include_settled=True) if not c["open"]]
+    names = {d.home.device_id: d.name for d in devs}
     for c in settled:
-        echo(f"   conflict {c['conflict']} on {c['collection']}/{c['id'][:8]} settled by "
-             f"policy {c['policy']} (kept for the record: `sneakersync conflicts --all`)")
+        echo(f"   {c['collection']} {c['id'][:8]}: edited on two devices, settled by the "
+             f"{c['policy']} policy (listed by `sneakersync conflicts --all`)")
     conflicts = office.store.conflicts()
     for c in conflicts:
-        echo(f"   open conflict {c['conflict']} on {c['collection']}/{c['id'][:8]}:")
+        echo(f"   {c['collection']} {c['id'][:8]}: edited on two devices, waiting for a person:")
         for i, v in enumerate(c["versions"], 1):
-            echo(f"      {i}. {v['origin']}: priority={(v['data'] or {}).get('priority')}")
+            echo(f"      {i}. {names.get(v['origin'], v['origin'])} says priority "
+                 f"{(v['data'] or {}).get('priority')}")
 
     _step(echo, 7, "Re-import the same stick: nothing changes (idempotent)",
           "sneakersync import /media/usb")
     before = _digest(office.store)
     rep = import_from_drive(office.home, office.store, stick)
-    echo(f"   {rep.duplicates} packets already seen, {rep.changes_applied} changes; "
-         f"store digest {before} -> {_digest(office.store)}")
+    echo(f"   {_n(rep.duplicates, 'packet')} already imported, "
+         f"{_n(rep.changes_applied, 'change')} applied; store digest {before} -> "
+         f"{_digest(office.store)}")
 
     _step(echo, 8, "The coordinator decides the conflict; the decision syncs like an edit",
-          "sneakersync conflicts resolve ID --pick 1")
+          "sneakersync conflicts resolve households/HH --pick 1")
     if conflicts:
         office.store.resolve_conflict(conflicts[0]["conflict"], pick=1)
     export_to_drive(office.home, office.store, stick, [])
@@ -204,7 +217,7 @@ _PARTS: list[tuple[str, str, str, Callable[..., None]]] = [
      "sneakersync beacon scan --timeout 3",
      lambda m, root, homes, stick, echo, eden: m.run_beacon_demo(root, homes, echo)),
     ("server", "The stick reaches the destination server; receipts come back",
-     "sneakersync server ingest /media/usb",
+     "sneakersync --home server server init --name 'Office server'",
      lambda m, root, homes, stick, echo, eden: m.run_server_demo(root, homes, stick, echo,
                                                                      eden=eden)),
 ]

@@ -22,8 +22,7 @@ def run_server_demo(workdir: Path, devices: dict[str, Path], drive: Path,
     prune on one device; narrate each step with ``echo``."""
     server_home = Path(workdir) / "server"
     srv = home_mod.create(server_home, "Office server", kind=KIND_SERVER)
-    echo(f"   the coordinator creates the server {srv.name!r} ({srv.device_id})")
-    echo("   $ sneakersync --home server server init --name 'Office server'")
+    echo(f"   the coordinator creates the server {srv.name!r}")
     homes = {name: home_mod.load(path) for name, path in devices.items()}
     stores = {name: h.open_store() for name, h in homes.items()}
     sstore = SqliteServerStore(srv.open_store())
@@ -42,24 +41,28 @@ def run_server_demo(workdir: Path, devices: dict[str, Path], drive: Path,
         for name, h in homes.items():
             use_server(stores[name], srv.card.encode())
             res = export_to_drive(h, stores[name], drive, [])
-            echo(f"   {name}: {res['packets']} packet(s), {res['changes']} changes")
+            echo(f"   {name} writes {res['packets']} packet{'s' if res['packets'] != 1 else ''} "
+                 f"({res['changes']:,} changes)")
         stranger = _stranger_packet(Path(workdir) / "stranger", srv, drive)
         echo(f"   a stranger's device ({stranger}) also slipped a signed packet onto the stick")
         echo("   $ sneakersync --home server server ingest /media/usb")
         rep = ingest_drive(srv, sstore, drive).as_json()
-        echo(f"   server: {rep['held']} packet(s) held, not stored: their signer is not "
-             "enrolled (`server held` lists them; `server reject` drops them)")
-        echo(f"   server: {rep['stored']} packets stored, {rep['duplicates']} already there, "
-             f"{rep['not_for_server']} not for it; {rep['changes_stored']} changes stored once "
-             f"({rep['changes_duplicate']} duplicates from relays ignored)")
-        echo(f"   {rep['receipts_written']} signed receipts written to the stick "
+        held = rep["held"]
+        echo(f"   the server holds {held} packet{'s' if held != 1 else ''} unopened: "
+             f"{'its' if held == 1 else 'their'} signer is not enrolled (`server held` lists "
+             "them; `server reject` drops them)")
+        echo(f"   the server stores {rep['changes_stored']:,} changes from {rep['stored']} "
+             f"packets, each change once ({rep['changes_duplicate']:,} copies came a second way: "
+             "devices pass on what they got from each other)")
+        echo(f"   it writes {rep['receipts_written']} signed receipts to the stick "
              "(encrypted, one per device)")
         ingest_again = ingest_drive(srv, sstore, drive).as_json()
         echo(f"   ingesting the same stick again stores {ingest_again['changes_stored']} changes "
              "and rewrites byte-identical receipts")
         for name, h in homes.items():
             got = import_from_drive(h, stores[name], drive)
-            echo(f"   {name}: import picks up {got.receipts} receipt(s)")  # type: ignore
+            n = got.receipts  # type: ignore[attr-defined]
+            echo(f"   {name} imports the stick and takes {n} receipt{'s' if n != 1 else ''}")
         first = next(iter(homes))
         st = stores[first]
         cols = [c["name"] for c in st.collections()]
@@ -72,7 +75,7 @@ def run_server_demo(workdir: Path, devices: dict[str, Path], drive: Path,
                  f"kept: {dry['edited_since']} edited since, {dry['not_delivered']} not "
                  f"confirmed, {dry['in_conflict']} in conflict")
             done = prune(h, st)
-            echo(f"   $ sneakersync prune  -> deleted {done['records']} local copies "
+            echo(f"   $ sneakersync prune --yes  -> deleted {done['records']} local copies "
                  f"({done['changes_erased']} change bodies erased); nothing is sent: the "
                  "others and the server keep theirs")
         try:
