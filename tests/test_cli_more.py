@@ -44,3 +44,21 @@ def test_whoami_card_is_what_peer_add_takes(tmp_path: Path) -> None:
     text = ok(a, "whoami", "--card").out.strip()
     assert text == card(a) and text.startswith("SNK1:")
     assert ok(b, "peer", "add", text, "--json").json()["name"] == "Amina"
+
+
+def test_long_exchanges_show_progress_on_stderr_unless_quiet_or_json(tmp_path: Path) -> None:
+    a, b = tmp_path / "a", tmp_path / "b"
+    ok(a, "init", "--name", "Amina")
+    ok(b, "init", "--name", "Juma")
+    ok(a, "peer", "add", card(b))
+    ok(b, "peer", "add", card(a))
+    ok(a, "put", "c", '{"x": 1}')
+    stick = tmp_path / "usb"
+    stick.mkdir()
+    env = {"SNEAKERSYNC_PROGRESS": "1"}
+    r = ok(a, "export", str(stick), env=env)
+    assert "exporting for Juma ..." in r.err and "wrote a packet" in r.out
+    r = ok(b, "import", str(stick), env=env)
+    assert "importing 1 packet (" in r.err and " MB) ... " in r.err
+    assert "importing" not in ok(b, "import", str(stick), "--json", env=env).err
+    assert "importing" not in ok(b, "-q", "import", str(stick), env=env).err

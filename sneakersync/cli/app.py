@@ -126,7 +126,7 @@ class Progress:
     """
 
     def __init__(self, c: "Ctx", label: str, total: int = 0, *, as_json: bool = False,
-                 unit: str = "") -> None:
+                 unit: str = "", tick: bool = False) -> None:
         import os
         import sys
 
@@ -135,11 +135,31 @@ class Progress:
         forced = os.environ.get("SNEAKERSYNC_PROGRESS") == "1"
         self.enabled = not c.quiet and not as_json and (forced or self._stream.isatty())
         self._shown = False
+        self._tick = tick  # no count to show: redraw the elapsed time while the work runs
+        self._started = 0.0
+        self._stop: Any = None
+        self._thread: Any = None
 
     def __enter__(self) -> "Progress":
+        import threading
+        import time
+
+        self._started = time.monotonic()
+        if self.enabled and self._tick:
+            self._stop = threading.Event()
+
+            def run() -> None:
+                while not self._stop.wait(0.25):
+                    self._draw()
+            self._thread = threading.Thread(target=run, daemon=True)
+            self._thread.start()
         return self
 
     def __exit__(self, *exc: Any) -> None:
+        if self._thread is not None:
+            self._stop.set()
+            self._thread.join()
+            self._draw()
         if self._shown:
             self._stream.write("\n")
             self._stream.flush()
@@ -169,6 +189,10 @@ class Progress:
             full = width * shown // self.total
             bar = "#" * full + "-" * (width - full)
             text = f"{self.label} [{bar}] {shown:,}/{self.total:,}{unit} ({pct}%)"
+        elif self._tick:
+            import time
+
+            text = f"{self.label} ... {time.monotonic() - self._started:.0f} s"
         else:
             text = f"{self.label} {self.done:,}{unit}"
         self._stream.write("\r" + text)

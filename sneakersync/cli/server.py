@@ -343,22 +343,32 @@ def server_ingest(c: Ctx, drive: Path, as_json: bool) -> None:
     from sneakersync.server.ingest import ingest_drive
 
     h = _server_home(c)
-    with _server_session(c) as ss:
+    from sneakersync.cli.app import Progress
+    from sneakersync.cli.sync import _on_drive
+
+    with _server_session(c) as ss, Progress(c, f"ingesting {_on_drive(drive)}",
+                                            as_json=as_json, tick=True):
         rep = ingest_drive(h, ss, drive).as_json()
     if as_json:
         emit_json(rep)
     else:
-        c.say(f"{rep['packets']} packets: {rep['stored']} stored, {rep['duplicates']} already "
-              f"here, {rep['not_for_server']} for others, {rep['held']} held, "
-              f"{len(rep['rejected'])} rejected")
+        from sneakersync.cli.app import plural
+
+        parts = [f"{rep['stored']} stored"]
+        for n, words in ((rep["duplicates"], "already here"),
+                         (rep["not_for_server"], "addressed to devices, not to this server"),
+                         (rep["held"], "held"), (len(rep["rejected"]), "rejected")):
+            if n:
+                parts.append(f"{n} {words}")
+        c.say(f"{plural(rep['packets'], 'packet')}: {', '.join(parts)}")
         if rep["held"]:
             c.say(f"held: signed by devices not enrolled here; see `{PROG} server held`")
         if rep["changes_not_enrolled"]:
             c.say(f"{rep['changes_not_enrolled']} relayed changes not stored: their origin is "
                   "not enrolled")
-        c.say(f"{rep['changes_stored']} changes stored, {rep['conflicts']} conflicts "
-              f"({rep['open_conflicts']} need a decision); {rep['receipts_written']} receipts "
-              "on the drive")
+        c.say(f"{plural(rep['changes_stored'], 'change')} stored, "
+              f"{plural(rep['conflicts'], 'conflict')} ({rep['open_conflicts']} waiting for a "
+              f"decision); {plural(rep['receipts_written'], 'receipt')} written to the drive")
         for r in rep["rejected"]:
             click.echo(f"rejected: {r['file']}: {r['layer']}: {r['error']}", err=True)
     if rep["rejected"]:
