@@ -62,3 +62,23 @@ def test_long_exchanges_show_progress_on_stderr_unless_quiet_or_json(tmp_path: P
     assert "importing 1 packet (" in r.err and " MB) ... " in r.err
     assert "importing" not in ok(b, "import", str(stick), "--json", env=env).err
     assert "importing" not in ok(b, "-q", "import", str(stick), env=env).err
+
+
+def test_quarantine_names_the_sender_and_accepts_its_name(tmp_path: Path) -> None:
+    a, s = tmp_path / "a", tmp_path / "stranger"
+    ok(a, "init", "--name", "Amina")
+    ok(s, "init", "--name", "Baraka phone")
+    ok(s, "peer", "add", card(a))  # it knows us; we never added it
+    ok(s, "put", "c", '{"x": 1}')
+    stick = tmp_path / "usb"
+    stick.mkdir()
+    ok(s, "export", str(stick))
+    r = ok(a, "import", str(stick))
+    assert "held: packet" in r.err
+    listed = ok(a, "quarantine").out
+    import re
+
+    sender = re.search(r"from .*? \((\S+)\): ", listed)
+    assert sender and "quarantine accept SENDER" in listed
+    ok(a, "quarantine", "accept", sender.group(1))
+    assert ok(a, "rows", "c").out.count('"x": 1') == 1

@@ -347,7 +347,8 @@ def quarantine(ctx: click.Context, as_json: bool) -> None:
         click.echo(f"packet {fingerprint(it['packet'])} from {who} ({it['sender']}): "
                    f"{it['reason']}")
     if items:
-        c.say(f"to apply them: {PROG} quarantine accept DEVICE_ID (or {PROG} peer trust NAME)")
+        c.say(f"to apply them: {PROG} quarantine accept SENDER (in parentheses above), or "
+              f"add the sender as a peer and `{PROG} peer trust NAME`")
 
 
 @quarantine.command("accept")
@@ -358,15 +359,23 @@ def quarantine(ctx: click.Context, as_json: bool) -> None:
 @json_option
 @pass_ctx
 def quarantine_accept(c: Ctx, sender: str, add_peer: bool, as_json: bool) -> None:
-    """Apply the held packets of one sender (device id), knowingly unauthenticated.
+    """Apply the held packets of one sender (its device id, or its name as `quarantine`
+    shows it), knowingly unauthenticated.
 
     Revocations they carry are ignored. With --add-peer the sender becomes a peer
     in quarantine: not trusted until `peer verify` and `peer trust`.
 
     Example: sneakersync quarantine accept k3f9q2m4d8s1x0ab --add-peer
     """
-    from sneakersync.sync.exchange import quarantine_accept as accept
+    from sneakersync.sync.exchange import quarantine_accept as accept, quarantine_list
+    from sneakersync.sync.status import device_names
 
+    held = {q["sender"] for q in quarantine_list(c.home, c.store)}
+    if sender not in held:  # a name, as `quarantine` lists it: ignoring case
+        names = device_names(c.home, c.store)
+        match = [s for s in held if (names.get(s) or "").casefold() == sender.casefold()]
+        if len(match) == 1:
+            sender = match[0]
     rep = accept(c.home, c.store, sender, add_peer=add_peer)
     out = rep.as_json()
     emit_json(out) if as_json else c.say(
