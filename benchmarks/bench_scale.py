@@ -79,7 +79,7 @@ def _step(step: str, work: Path, n: int) -> dict[str, Any]:
         p = peers.by_id(s, b.device_id)
         assert p is not None
         total = parts = 0
-        for out in build_exports(a, s, [p], full=True, pad_to=0):  # split past 25k changes
+        for out in build_exports(a, s, [p], full=True, pad_to=0):  # split past 10k changes
             (work / f"packet{n}-{parts}.pkt").write_bytes(out.data)
             total += len(out.data)
             parts += 1

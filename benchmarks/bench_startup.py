@@ -40,7 +40,8 @@ def main() -> None:
     try:
         env = dict(os.environ, SNEAKERSYNC_HOME=str(tmp / "h"))
         env.pop("PYTHONDONTWRITEBYTECODE", None)
-        subprocess.run([str(exe), "init", "--name", "bench"], env=env, check=True,
+        # unsealed (--no-passphrase): a sealed home costs an Argon2id unlock by design (#13)
+        subprocess.run([str(exe), "init", "--name", "bench", "--no-passphrase"], env=env, check=True,
                        stdout=subprocess.DEVNULL)
         subprocess.run([str(exe), "put", "households", '{"name": "Kibera school"}', "--id", "r1"],
                        env=env, check=True, stdout=subprocess.DEVNULL)

@@ -75,6 +75,31 @@ def lines() -> list[str]:
         out.append(f"| server ingest vs device import of the same {s['packets']} packets | "
                    f"{s['server_changes_per_s']:,} vs {s['device_changes_per_s']:,} changes/s: "
                    f"**{s['ingest_vs_import_ratio']}x** | (reported) |")
+    if (d := _load("scale")):
+        for r in d["results"]:
+            n = r["count"]
+            out.append(
+                f"| {n:,} records: load / export / import, time per record and peak RSS | "
+                f"{r['load']['wall_s'] / n * 1e6:.0f} / {r['export']['wall_s'] / n * 1e6:.0f} / "
+                f"{r['import']['wall_s'] / n * 1e6:.0f} µs; **{r['load']['rss_mb']:.0f} / "
+                f"{r['export']['rss_mb']:.0f} / {r['import']['rss_mb']:.0f} MB** | ≤ 256 MB at 1M |")
+            out.append(
+                f"| {n:,} records: import CPU vs `insert_all`; export vs `zstd -3 \\| age`; "
+                f"store bytes per record vs `insert_all` | **{r['import_vs_insert_all_cpu']}x**; "
+                f"**{r['export_vs_zstd_age_wall']}x**; {r['store_bytes_per_record']:,} B vs "
+                f"{r['insert_all_bytes_per_record']:,} B | ≤ 1.5x at 100k; ≤ 3x |")
+    if (d := _load("year")):
+        m = {x["day"]: x for x in d["marks"]}
+        days = sorted(m)
+        cells = "; ".join(
+            f"day {k}: {m[k]['store_bytes'] / 1e6:.2f} MB, {m[k]['rows']['changes']:,} changes, "
+            f"{m[k]['stick_files']} stick files, import {m[k]['import_s_per_day'] * 1000:.0f} ms, "
+            f"export {m[k]['export_s_per_day'] * 1000:.0f} ms" for k in days)
+        r = d["ratios"]
+        out.append(f"| a year, {d['devices']} devices on one stick, live data constant | {cells}; "
+                   f"day {days[-1]} / day {days[0]}: store **{r['store_bytes']}x**, stick "
+                   f"**{r['stick_files']}x**, import **{r['import_s_per_day']}x**, export "
+                   f"**{r['export_s_per_day']}x** | ≤ 1.5x of day 30 |")
     if (d := _load("startup")):
         m = d["median_ms"]
         out.append(f"| start-up vs `python -c pass` (medians of {d['runs']} interleaved runs) | "

@@ -233,7 +233,7 @@ def _wanted(store: Store, recipients: Sequence[Peer], full: bool
     return held, per_peer, wanted
 
 
-MAX_PACKET_CHANGES = 25_000  # a larger export is split (formats/packet-v1.md, "Split exports")
+MAX_PACKET_CHANGES = 10_000  # a larger export is split (formats/packet-v1.md, "Split exports")
 
 
 def split_ranges(wanted: dict[str, Ranges], size: int) -> list[dict[str, Ranges]]:
