@@ -169,3 +169,30 @@ def test_stale_receipt_changes_nothing(tmp_path: Path, make_device) -> None:
     state = receipts.status(a.store)
     assert receipts.apply_wrapped(a.home, a.store, old)["status"] == "stale"
     assert receipts.status(a.store) == state
+
+
+def test_deterministic_wrap_follows_the_spec_block_by_block() -> None:
+    """formats/receipt-v1.md section 3: file key B(1)[:16], ephemeral B(2), nonce B(3)[:16]."""
+    import base64
+    import hashlib
+    import hmac
+
+    from sneakersync.wire import age, crypto
+
+    inner = b"an inner receipt, any bytes"
+    server_secret = hashlib.sha256(b"server x25519 secret").digest()
+    device_secret = hashlib.sha256(b"device x25519 secret").digest()
+    device_public = crypto.x25519_public(device_secret)
+    wrapped = codec.wrap(inner, device_public, server_secret)
+
+    seed = crypto.hkdf_sha256(server_secret, hashlib.sha256(inner).digest(),
+                              b"sneakersync receipt wrap v1", 32)
+    block = [b""] + [hmac.new(seed, i.to_bytes(8, "big"), hashlib.sha256).digest()
+                     for i in (1, 2, 3)]
+    header, end = age.parse_header(wrapped)
+    (stanza,) = header.stanzas
+    share = base64.b64decode(stanza.args[0] + "=" * (-len(stanza.args[0]) % 4))
+    assert share == crypto.x25519_public(block[2])
+    assert wrapped[end:end + 16] == block[3][:16]
+    assert codec.unwrap(wrapped, device_secret) == inner
+    assert codec.wrap(inner, device_public, server_secret) == wrapped  # re-issue: same bytes

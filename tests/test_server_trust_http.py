@@ -419,5 +419,7 @@ def test_parallel_big_uploads_keep_server_memory_bounded(tmp_path: Path, make_de
     finally:
         proc.terminate()
         proc.wait(10)
-    assert codes.count(400) >= 4 and set(codes) <= {400, 503, -1}, codes
+    # how many are read (400: not a packet) or turned away busy (503) depends on timing;
+    # what must hold is that none is stored and memory stays bounded
+    assert 400 in codes and set(codes) <= {400, 503, -1}, codes
     assert peak - base < 64 << 20, (peak - base) >> 20
