@@ -268,7 +268,6 @@ def test_trusting_a_quarantined_colleague_applies_what_was_held(ui: UI) -> None:
 
 
 def test_what_each_colleague_lacks_and_what_is_on_its_way(ui: UI) -> None:
-    pytest.importorskip("sneakersync.sync.status", reason="sync.status (#14) is not on this branch")
     from sneakersync.media.drive import export_to_drive
 
     a, j = ui.amina, ui.juma

@@ -13,11 +13,9 @@ from sneakersync.ui.session import Session
 from sneakersync.ui.web import action, page
 
 
-def _peer_status(s: Session, st: Any) -> dict[str, Any] | None:
-    try:
-        from sneakersync.sync import status as status_mod
-    except ImportError:
-        return None
+def _peer_status(s: Session, st: Any) -> dict[str, Any]:
+    from sneakersync.sync import status as status_mod
+
     return status_mod.status(s.home, st)
 
 

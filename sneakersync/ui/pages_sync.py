@@ -38,11 +38,9 @@ def index(s: Session, request: Request) -> Any:
 
 
 def _overview(s: Session, st: Any) -> dict[str, dict[str, Any]]:
-    """Per peer id: what it lacks and what is on its way (sync.status, when present)."""
-    try:
-        from sneakersync.sync import status as status_mod
-    except ImportError:
-        return {}
+    """Per peer id: what it lacks and what is on its way (``sync.status``)."""
+    from sneakersync.sync import status as status_mod
+
     return {p["device_id"]: p for p in status_mod.status(s.home, st)["peers"]}
 
 
@@ -101,10 +99,8 @@ def import_(s: Session, form: dict[str, str], request: Request) -> str:
 
 
 def _remember_report(s: Session, source: str, rep: dict[str, Any]) -> None:
-    try:
-        from sneakersync.sync.status import save_import_report
-    except ImportError:
-        return
+    from sneakersync.sync.status import save_import_report
+
     save_import_report(s.home, source, rep)
 
 
