@@ -107,15 +107,10 @@ def _req(obj: dict[str, Any], key: str, typ: type | tuple[type, ...]) -> Any:
 
 
 def _hex(text: Any, n: int, what: str) -> bytes:
-    if not isinstance(text, str) or len(text) != 2 * n:
-        raise BodyError(f"{what} must be {n} bytes of hex")
-    try:
-        raw = bytes.fromhex(text)
-    except ValueError as exc:
-        raise BodyError(f"{what} is not hex") from exc
-    if raw.hex() != text:
-        raise BodyError(f"{what} is not canonical lowercase hex")
-    return raw
+    problem = canonical.hex_problem(text, n)
+    if problem:
+        raise BodyError(f"{what} {problem}")
+    return bytes.fromhex(text)
 
 
 def _ranges(value: Any) -> list[list[int]]:

@@ -67,3 +67,18 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 def loads_strict(text: str | bytes) -> Any:
     """Like :func:`loads`, and duplicate object keys are an error."""
     return json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_no_duplicates)
+
+
+def hex_problem(value: Any, n: int) -> str | None:
+    """What keeps ``value`` from being exactly ``n`` bytes of canonical (lower-case) hex
+    (formats/README.md section 2), as a phrase; None when it is.  Callers raise their own
+    layer's error with it."""
+    if not isinstance(value, str) or len(value) != 2 * n:
+        return f"must be {n} bytes of lower-case hex"
+    try:
+        raw = bytes.fromhex(value)
+    except ValueError:
+        return "is not hex"
+    if raw.hex() != value:
+        return "is not lower-case hex"
+    return None

@@ -155,15 +155,11 @@ def _ranges(value: Any) -> Ranges:
 
 
 def _hex(value: Any, n: int, what: str) -> bytes:
-    if not isinstance(value, str) or len(value) != 2 * n:
-        raise _fail("malformed", f"{what} must be {n} bytes of lowercase hex")
-    try:
-        raw = bytes.fromhex(value)
-    except ValueError as exc:
-        raise _fail("malformed", f"{what} is not hex") from exc
-    if raw.hex() != value:
-        raise _fail("non-canonical", f"{what} is not lowercase hex")
-    return raw
+    problem = canonical.hex_problem(value, n)
+    if problem:  # upper case is a canonical-form failure; anything else is malformed
+        raise _fail("non-canonical" if problem == "is not lower-case hex" else "malformed",
+                    f"{what} {problem}")
+    return bytes.fromhex(value)
 
 
 def decode(data: bytes) -> Receipt:

@@ -12,7 +12,7 @@ import struct
 from dataclasses import dataclass
 from typing import Any
 
-from sneakersync.wire import crypto
+from sneakersync.wire import canonical, crypto
 from sneakersync.errors import BodyError, CardError
 from sneakersync.wire.identity import Card, DeviceKeys, decode_card, parse_id_text
 
@@ -118,29 +118,16 @@ def from_json(obj: Any) -> Revocation | None:
                               "or is not in canonical form")
     root = _hex_field(obj["root"], 32, "root")
     _check_root(obj["last"], root)
-    sig = obj["sig"]
-    if not isinstance(sig, str) or len(sig) != 128:
-        raise RevocationError("revocation signature must be 64 bytes of hex")
-    try:
-        raw_sig = bytes.fromhex(sig)
-    except ValueError as exc:
-        raise RevocationError("revocation signature is not hex") from exc
-    if raw_sig.hex() != sig:
-        raise RevocationError("revocation signature is not lowercase hex")
+    raw_sig = _hex_field(obj["sig"], 64, "sig")
     return Revocation(obj["revoker"], obj["revoked"], obj["card"], obj["last"], obj["at"],
                       raw_sig, root)
 
 
 def _hex_field(text: Any, n: int, what: str) -> bytes:
-    if not isinstance(text, str) or len(text) != 2 * n:
-        raise RevocationError(f"revocation {what!r} must be {n} bytes of lower-case hex")
-    try:
-        raw = bytes.fromhex(text)
-    except ValueError as exc:
-        raise RevocationError(f"revocation {what!r} is not hex") from exc
-    if raw.hex() != text:
-        raise RevocationError(f"revocation {what!r} is not lower-case hex")
-    return raw
+    problem = canonical.hex_problem(text, n)
+    if problem:
+        raise RevocationError(f"revocation {what!r} {problem}")
+    return bytes.fromhex(text)
 
 
 def decode_list(value: Any) -> list[Revocation]:
