@@ -6,8 +6,6 @@ One browser for the module.  Screenshots of each page go to the pytest tmp folde
 
 from __future__ import annotations
 
-import os
-import shutil
 from pathlib import Path
 from typing import Iterator
 
@@ -32,12 +30,7 @@ class UI:
         self.b.goto(self.base + path)
 
     def shot(self, name: str) -> Path:
-        p = self.b.screenshot(self.shots / f"{name}.png")
-        extra = os.environ.get("SNEAKERSYNC_UI_SHOTS")
-        if extra:
-            Path(extra).mkdir(parents=True, exist_ok=True)
-            shutil.copy(p, Path(extra) / p.name)
-        return p
+        return self.b.artifact(self.shots, name)
 
 
 @pytest.fixture(scope="module")

@@ -11,8 +11,6 @@ them, the receiver reassembles the packet, it is imported, and an ack is shown.
 
 from __future__ import annotations
 
-import os
-import shutil
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -71,11 +69,7 @@ class Scene:
         self.b.goto(self.running.base + path)
 
     def shot(self, name: str) -> None:
-        p = self.b.screenshot(self.shots / f"{name}.png")
-        extra = os.environ.get("SNEAKERSYNC_UI_SHOTS")
-        if extra:
-            Path(extra).mkdir(parents=True, exist_ok=True)
-            shutil.copy(p, Path(extra) / p.name)
+        self.b.artifact(self.shots, name)
 
 
 @pytest.fixture(scope="module")

@@ -6,8 +6,6 @@ saves their screenshots (``SNEAKERSYNC_UI_SHOTS=docs/ui`` refreshes the README's
 
 from __future__ import annotations
 
-import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -57,11 +55,7 @@ def test_each_device_opens_with_its_own_link(demo: tuple[dict[str, str], Path]) 
 
 
 def _shot(b: Browser, shots: Path, name: str) -> None:
-    p = b.screenshot(shots / f"{name}.png", full=False)
-    extra = os.environ.get("SNEAKERSYNC_UI_SHOTS")
-    if extra:
-        Path(extra).mkdir(parents=True, exist_ok=True)
-        shutil.copy(p, Path(extra) / p.name)
+    b.artifact(shots, name, full=False)
 
 
 def test_walk_the_pages_with_the_demo_data(demo: tuple[dict[str, str], Path]) -> None:

@@ -7,8 +7,6 @@ Juma's device, made through the library.  Screenshots go to the pytest tmp folde
 
 from __future__ import annotations
 
-import os
-import shutil
 from pathlib import Path
 from typing import Iterator
 
@@ -36,12 +34,7 @@ class UI:
         self.b.goto(self.base + path)
 
     def shot(self, name: str) -> Path:
-        p = self.b.screenshot(self.shots / f"{name}.png")
-        extra = os.environ.get("SNEAKERSYNC_UI_SHOTS")
-        if extra:
-            Path(extra).mkdir(parents=True, exist_ok=True)
-            shutil.copy(p, Path(extra) / p.name)
-        return p
+        return self.b.artifact(self.shots, name)
 
 
 @pytest.fixture(scope="module")
@@ -270,7 +263,7 @@ def test_trusting_a_quarantined_colleague_applies_what_was_held(ui: UI) -> None:
 def test_what_each_colleague_lacks_and_what_is_on_its_way(ui: UI) -> None:
     from sneakersync.media.drive import export_to_drive
 
-    a, j = ui.amina, ui.juma
+    a = ui.amina
     stick = ui.work / "stick-counts"
     stick.mkdir()
     export_to_drive(a.home, a.store, stick, [])  # Juma is up to date (on the way)

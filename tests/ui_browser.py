@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import itertools
 import json
+import os
 import shutil
 import subprocess
 import time
@@ -176,6 +177,16 @@ class Browser:
         data = self.send("Page.captureScreenshot", params)["data"]
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(base64.b64decode(data))
+        return path
+
+    def artifact(self, folder: Path, name: str, *, full: bool = True) -> Path:
+        """A screenshot kept as a test artifact; also copied to $SNEAKERSYNC_UI_SHOTS when
+        set (``SNEAKERSYNC_UI_SHOTS=docs/ui`` refreshes the README's pictures)."""
+        path = self.screenshot(folder / f"{name}.png", full=full)
+        extra = os.environ.get("SNEAKERSYNC_UI_SHOTS")
+        if extra:
+            Path(extra).mkdir(parents=True, exist_ok=True)
+            shutil.copy(path, Path(extra) / path.name)
         return path
 
     def viewport(self, width: int, height: int, *, mobile: bool = False) -> None:
