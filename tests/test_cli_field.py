@@ -317,7 +317,7 @@ def test_key_export_json_and_refuses_to_overwrite(tmp_path: Path, amina: Path) -
 def test_group_commands_have_examples() -> None:
     import click
 
-    from sneakersync.cli.main import cli
+    from sneakersync.cli.commands import cli
 
     def walk(cmd: click.Command, path: str) -> None:
         if isinstance(cmd, click.Group):

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from sneakersync.cli.main import cli
+from sneakersync.cli.commands import cli
 from sneakersync.errors import CardError, UsageError
 
 

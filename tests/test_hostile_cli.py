@@ -43,7 +43,7 @@ _TEMP = re.compile(r"(\.tmp$|\.part$|^\.tmp-|\.\d+\.tmp$)")
 
 
 def _commands() -> list[tuple[str, click.Command]]:
-    from sneakersync.cli.main import cli
+    from sneakersync.cli.commands import cli
 
     out: list[tuple[str, click.Command]] = []
 
@@ -189,7 +189,7 @@ def test_command_answers_hostile_input_in_one_line(name: str, world: Path,
 
 
 def test_every_command_is_driven_or_listed_as_skipped() -> None:
-    from sneakersync.cli.main import cli
+    from sneakersync.cli.commands import cli
 
     names = {n for n, _ in COMMANDS} | SKIPPED
     for name, cmd in cli.commands.items():

@@ -13,8 +13,8 @@ import click
 
 from sneakersync.errors import UsageError
 
-
-PROG = "sneakersync"
+from sneakersync.cli import PROG  # noqa: F401  (command modules take it from here)
+from sneakersync.cli.readonly import json_line
 
 
 class Ctx:
@@ -64,7 +64,7 @@ pass_ctx = click.make_pass_decorator(Ctx)
 
 
 def emit_json(obj: Any) -> None:
-    click.echo(json.dumps(obj, ensure_ascii=False, indent=None, sort_keys=False))
+    click.echo(json_line(obj), nl=False)
 
 
 def json_option(f: Callable[..., Any]) -> Callable[..., Any]:

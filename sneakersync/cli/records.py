@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from sneakersync.cli.app import Ctx, PROG, cli, emit_json, json_option, parse_json_arg, pass_ctx
+from sneakersync.cli.readonly import collections_text, record_text
 from sneakersync.errors import NotFoundError, SneakersyncError, UsageError
 
 
@@ -207,15 +208,10 @@ def get(c: Ctx, collection: str, rid: str, as_json: bool) -> None:
 
     Example: sneakersync get shelters 3f2c...
     """
-    rec = c.store.get(collection, rid)
-    if as_json:
-        out = rec.as_json()
-        out["version"] = rec.vv
-        emit_json(out)
-    else:
-        click.echo(json.dumps(rec.data, ensure_ascii=False, indent=2))
-        if rec.conflict:
-            click.echo(f"(conflict {rec.conflict}: see `{PROG} conflicts`)", err=True)
+    out, note = record_text(c.store.get(collection, rid), as_json)
+    click.echo(out, nl=False)
+    if note:
+        click.echo(note, err=True, nl=False)
 
 
 @cli.command()
@@ -255,14 +251,7 @@ def collections(c: Ctx, as_json: bool) -> None:
 
     Example: sneakersync collections --json
     """
-    cols = c.store.collections()
-    if as_json:
-        emit_json(cols)
-    elif not cols:
-        c.say("no records yet")
-    else:
-        for col in cols:
-            click.echo(f"{col['name']:<24} {col['records']:>8} records  policy={col['policy']}")
+    click.echo(collections_text(c.store.collections(), as_json, c.quiet), nl=False)
 
 
 @cli.command()

@@ -27,6 +27,7 @@ from typing import Any, Callable, Union
 from sneakersync.wire import crypto
 from sneakersync.errors import AlreadyExistsError, DeviceMissingError, LockedError, StoreError
 from sneakersync.store import keystore
+from sneakersync.store.reading import ENV_HOME, default_home  # noqa: F401  (where homes are)
 from sneakersync.wire.identity import KIND_DEVICE, KINDS, Card, DeviceKeys
 
 DEVICE_FORMAT = "sneakersync-device-v1"
@@ -34,17 +35,6 @@ SEALED = "identity.sealed"
 SEALING_STORE = "store.db.sealing"  # the encrypted copy a migration writes before its commit
 # a passphrase, a function that finds one (None: there is none), or None for the environment
 Passphrase = Union[str, Callable[[], Union[str, None]], None]
-
-ENV_HOME = "SNEAKERSYNC_HOME"
-
-
-def default_home() -> Path:
-    env = os.environ.get(ENV_HOME)
-    if env:
-        return Path(env)
-    import platformdirs
-
-    return Path(platformdirs.user_data_dir("sneakersync", appauthor=False))
 
 
 def _write_private(path: Path, data: bytes) -> None:

@@ -36,8 +36,9 @@ from sneakersync.wire import vclock
 from sneakersync.errors import BodyError, NotFoundError, StoreError, UsageError
 from sneakersync.wire.body import MAX_DEPTH, MAX_TIME, change_line, check_data
 from sneakersync.wire.change import Version
+from sneakersync.store import reading
+from sneakersync.store.reading import SCHEMA_VERSION, Record
 
-SCHEMA_VERSION = 1
 MAX_ID_LEN = 200
 MAX_COLLECTION_LEN = 64
 
@@ -84,28 +85,6 @@ _SCHEMA = [
 
 def now_ms() -> int:
     return int(time.time() * 1000)
-
-
-@dataclass
-class Record:
-    collection: str
-    rid: str
-    data: dict[str, Any] | None
-    deleted: bool
-    vv: dict[str, int]
-    origin: str
-    counter: int
-    conflict: str | None = None
-    open: bool = False
-    fork_of: str | None = None
-
-    def as_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"id": self.rid, "data": self.data}
-        if self.conflict:
-            out["conflict"] = self.conflict
-        if self.fork_of:
-            out["fork_of"] = self.fork_of
-        return out
 
 
 @dataclass
@@ -353,10 +332,8 @@ class Store:
     def policy(self, collection: str) -> str:
         got = self._policies.get(collection)
         if got is None:
-            row = self.conn.execute("SELECT policy FROM collections WHERE name=?",
-                                    (collection,)).fetchone()
-            got = row[0] if row else (self.get_setting("default_policy") or resolve.DEFAULT_POLICY)
-            self._policies[collection] = str(got)
+            got = reading.policy(self.conn, collection)
+            self._policies[collection] = got
         return str(got)
 
     def set_policy(self, collection: str, policy: str) -> None:
@@ -377,13 +354,7 @@ class Store:
     # --- reading ---------------------------------------------------------------------
 
     def get(self, collection: str, rid: str, *, include_deleted: bool = False) -> Record:
-        row = self.conn.execute(
-            "SELECT data, deleted, vv, origin, counter, conflict, open, fork_of FROM records "
-            "WHERE collection=? AND rid=?", (collection, rid)).fetchone()
-        if row is None or (row[1] and not include_deleted):
-            raise NotFoundError(f"no record {rid!r} in collection {collection!r}")
-        return Record(collection, rid, json.loads(row[0]) if row[0] else None, bool(row[1]),
-                      json.loads(row[2]), row[3], row[4], row[5], bool(row[6]), row[7])
+        return reading.get(self.conn, collection, rid, include_deleted=include_deleted)
 
     def rows(self, collection: str) -> Iterator[tuple[str, dict[str, Any]]]:
         for rid, data in self.conn.execute(
@@ -392,13 +363,7 @@ class Store:
             yield rid, json.loads(data)
 
     def collections(self) -> list[dict[str, Any]]:
-        out = []
-        for name, live, deleted in self.conn.execute(
-                "SELECT collection, SUM(deleted=0), SUM(deleted=1) FROM records "
-                "GROUP BY collection ORDER BY collection"):
-            out.append({"name": name, "records": live, "deleted": deleted,
-                        "policy": self.policy(name)})
-        return out
+        return reading.collections(self.conn, self.policy)
 
     def snapshot(self) -> dict[str, Any]:
         """Everything a user can see, for convergence comparisons in tests and demos.

@@ -18,7 +18,6 @@ from sneakersync.errors import UsageError
 from sneakersync.wire.change import Version
 
 POLICIES = ("lww", "merge", "fork", "manual")
-DEFAULT_POLICY = "manual"
 
 
 @dataclass(frozen=True)

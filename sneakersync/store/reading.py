@@ -1,0 +1,139 @@
+"""Reading the store without the machinery that changes it.
+
+The queries behind the commands that only look (``collections``, ``get``), on a
+bare ``sqlite3`` connection.  :class:`~sneakersync.store.records.Store` answers
+them with these same functions; :func:`open_plain` lets the command line answer
+them without loading the crypto, the codecs and the command tree first, so a
+look at the store starts about as fast as Python itself (issue 15).
+
+Nothing here writes: :func:`open_plain` sets ``query_only``, and gives up (returns
+``None``) on anything that is not a plain, current, healthy store of this home, so
+the caller can take the full path, which opens, migrates, unlocks or reports.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from pathlib import Path
+from typing import Any, Callable
+
+from sneakersync.errors import NotFoundError
+
+SCHEMA_VERSION = 1
+DEFAULT_POLICY = "manual"  # a collection with no policy set, and no device default
+ENV_HOME = "SNEAKERSYNC_HOME"
+
+
+def default_home() -> Path:
+    """``$SNEAKERSYNC_HOME``, else the user data folder of this platform."""
+    env = os.environ.get(ENV_HOME)
+    if env:
+        return Path(env)
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("sneakersync", appauthor=False))
+
+
+class Record:
+    """One record as users see it (a plain class: ``dataclasses`` costs a look at the
+    store a quarter of its start-up)."""
+
+    __slots__ = ("collection", "rid", "data", "deleted", "vv", "origin", "counter",
+                 "conflict", "open", "fork_of")
+
+    def __init__(self, collection: str, rid: str, data: dict[str, Any] | None, deleted: bool,
+                 vv: dict[str, int], origin: str, counter: int, conflict: str | None = None,
+                 open: bool = False, fork_of: str | None = None) -> None:
+        self.collection = collection
+        self.rid = rid
+        self.data = data
+        self.deleted = deleted
+        self.vv = vv
+        self.origin = origin
+        self.counter = counter
+        self.conflict = conflict
+        self.open = open
+        self.fork_of = fork_of
+
+    def _fields(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, k) for k in self.__slots__)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Record) and self._fields() == other._fields()
+
+    __hash__ = None  # type: ignore[assignment]  (mutable, like the dataclass it was)
+
+    def __repr__(self) -> str:
+        return "Record(" + ", ".join(f"{k}={getattr(self, k)!r}" for k in self.__slots__) + ")"
+
+    def as_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"id": self.rid, "data": self.data}
+        if self.conflict:
+            out["conflict"] = self.conflict
+        if self.fork_of:
+            out["fork_of"] = self.fork_of
+        return out
+
+
+def meta(conn: sqlite3.Connection, key: str) -> str | None:
+    row = conn.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+    return None if row is None else str(row[0])
+
+
+def policy(conn: sqlite3.Connection, collection: str) -> str:
+    """The conflict policy of ``collection``: its own, the device's default, or manual."""
+    row = conn.execute("SELECT policy FROM collections WHERE name=?", (collection,)).fetchone()
+    if row:
+        return str(row[0])
+    return meta(conn, "setting:default_policy") or DEFAULT_POLICY
+
+
+def collections(conn: sqlite3.Connection,
+                policy_of: Callable[[str], str] | None = None) -> list[dict[str, Any]]:
+    """Each collection with records, its live and deleted counts and its policy."""
+    of = policy_of or (lambda name: policy(conn, name))
+    return [{"name": name, "records": live, "deleted": deleted, "policy": of(name)}
+            for name, live, deleted in conn.execute(
+                "SELECT collection, SUM(deleted=0), SUM(deleted=1) FROM records "
+                "GROUP BY collection ORDER BY collection").fetchall()]
+
+
+def get(conn: sqlite3.Connection, collection: str, rid: str, *,
+        include_deleted: bool = False) -> Record:
+    row = conn.execute(
+        "SELECT data, deleted, vv, origin, counter, conflict, open, fork_of FROM records "
+        "WHERE collection=? AND rid=?", (collection, rid)).fetchone()
+    if row is None or (row[1] and not include_deleted):
+        raise NotFoundError(f"no record {rid!r} in collection {collection!r}")
+    return Record(collection, rid, json.loads(row[0]) if row[0] else None, bool(row[1]),
+                  json.loads(row[2]), row[3], row[4], row[5], bool(row[6]), row[7])
+
+
+def open_plain(home: Path) -> sqlite3.Connection | None:
+    """The store of the plain (no passphrase) device in ``home``, for queries only.
+
+    ``None`` when it is anything else: no device, a sealed home, a store that is
+    missing, of another schema or device, not yet upgraded, or that does not open.
+    """
+    try:
+        if (home / "keys" / "identity.sealed").exists():
+            return None
+        info = json.loads((home / "device.json").read_text(encoding="utf-8"))
+        db = home / "store.db"
+        if not isinstance(info, dict) or info.get("sealed") or not db.is_file():
+            return None
+        conn = sqlite3.connect(str(db), isolation_level=None, timeout=30)
+    except (OSError, ValueError):
+        return None
+    try:
+        conn.execute("PRAGMA query_only=ON")
+        if (meta(conn, "schema") == str(SCHEMA_VERSION)
+                and meta(conn, "device_id") == info.get("device_id")
+                and meta(conn, "held") is not None):
+            return conn
+    except sqlite3.Error:
+        pass
+    conn.close()
+    return None
