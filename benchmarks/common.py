@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import platform
 import statistics
 import time
@@ -35,7 +36,9 @@ def median_of(fn: Callable[[], Any], repeat: int = 5) -> float:
 def save(name: str, data: dict[str, Any]) -> Path:
     RESULTS.mkdir(parents=True, exist_ok=True)
     data = {"machine": {"python": platform.python_version(), "cpu": platform.processor() or
-                        platform.machine()}, **data}
+                        platform.machine(), "cores": os.cpu_count(),
+                        "measured": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+                        "load_average": round(os.getloadavg()[0], 1)}, **data}
     path = RESULTS / f"{name}.json"
     path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
     return path

@@ -106,13 +106,50 @@ def lines() -> list[str]:
                    f"`collections` {m['sneakersync collections']} ms, `get` {m['sneakersync get']} ms"
                    f" vs {m['python -c pass']} ms: **{d['collections_ratio']}x / {d['get_ratio']}x**"
                    f" | ≤ 2x |")
+    if (d := _load("receipt_lookup")):
+        out.append(f"| receipt look-up for a made-up id, {d['changes']:,} changes stored | "
+                   f"{d['made_up_ms']:.3f} ms vs {d['pk_query_ms']:.3f} ms: "
+                   f"**{d['ratio_made_up_vs_pk']:.2f}x** (was 1.3 s, a scan) | no scan |")
+    if (d := _load("at_rest")):
+        w, c, sec = d["ratio_sealed_vs_plain"], d["cpu_ratio_sealed_vs_plain"], d["seconds"]
+        cells = " / ".join(f"{sec[k]['sealed']:.3f} vs {sec[k]['plain']:.3f} s **{w[k]}x**"
+                           for k in ("load", "export", "import"))
+        out.append(f"| sealed home (SQLCipher store) vs plain, {d['count']:,} records: load / "
+                   f"export / import (wall, best of {d['repeat']}) | {cells} (CPU time: "
+                   f"{c['load']}x / {c['export']}x / {c['import']}x); unlock (Argon2id, "
+                   f"{d['kdf']['mem'] >> 20} MiB) {d['unlock_seconds']:.2f} s once per command "
+                   f"| ≤ {d['goal']}x |")
+    if (d := _load("eden")):
+        out += [
+            f"| Eden (real, loopback): {d['records']:,} records, Eden's own import of our S3JSON "
+            f"file (one POST) | {d['eden_import_s']:.1f} s: **{d['eden_import_per_s']:,.0f} "
+            f"records/s** | (baseline) |",
+            f"| `eden push --url` of the same records (REST, chunks of 500, outcomes recorded) | "
+            f"{d['push_s']:.1f} s: **{d['push_per_s']:,.0f} records/s** "
+            f"(**{d['push_vs_eden_import']:.2f}x** Eden's import time) | ≤ 1.5x |",
+            f"| `eden pull --url` of them into a device (S3XML, checked, written) | "
+            f"{d['pull_s']:.1f} s: **{d['pull_per_s']:,.0f} records/s** "
+            f"(**{d['pull_vs_eden_import']:.2f}x**) | ≤ 1.5x |",
+        ]
     return out
+
+
+def conditions() -> str:
+    """When each result was measured and how busy the machine was (load average)."""
+    seen = []
+    for p in sorted(RESULTS.glob("*.json")):
+        m = json.loads(p.read_text()).get("machine", {})
+        if "load_average" in m:
+            seen.append(f"{p.stem} {m.get('measured', '?')} (load {m['load_average']})")
+    return ("\nMeasured on a 2-core machine; when and how busy it was (1-minute load average "
+            "at the end of each run): " + ", ".join(seen) + ".\n") if seen else ""
 
 
 def main() -> None:
     readme = ROOT / "README.md"
     text = readme.read_text(encoding="utf-8")
-    block = "<!-- figures -->\n" + "\n".join(lines()) + "\n<!-- /figures -->"
+    block = ("<!-- figures -->\n" + "\n".join(lines()) + "\n" + conditions()
+             + "<!-- /figures -->")
     new = re.sub(r"<!-- figures -->.*?<!-- /figures -->", lambda m: block, text, flags=re.S)
     readme.write_text(new, encoding="utf-8")
     print("\n".join(lines()))
