@@ -328,6 +328,57 @@ def test_unlock_once_then_lock(tmp_path: Path) -> None:
     assert run(home, "lock", env=bare).stdout.strip() == "was not unlocked"
 
 
+NO_KDF = ("import sys, nacl.pwhash.argon2id as a\n"
+          "def boom(*args, **kw):\n    raise SystemExit('the key derivation ran')\n"
+          "a.kdf = boom\n"
+          "from sneakersync.cli.main import main\nmain(sys.argv[1:])\n")
+
+
+@pytest.mark.skipif(os.name != "posix", reason="the unlock agent uses a Unix socket")
+def test_an_unlocked_home_opens_without_the_key_derivation(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """After `unlock`, commands get the opened keys: no Argon2id per command.  A changed
+    passphrase (a new sealed file) is not answered from the old unlock."""
+    runtime = tempfile.mkdtemp(prefix="snk-", dir="/tmp")
+    env = {"XDG_RUNTIME_DIR": runtime}
+    home = tmp_path / "a"
+    assert run(home, "init", "--name", "Day", env=env).returncode == 0
+    bare = dict(NOENV, **env)
+
+    def no_kdf(*args: str, passphrase: str = "") -> subprocess.CompletedProcess[str]:
+        e = dict(os.environ, **bare)
+        e["SNEAKERSYNC_PASSPHRASE"] = passphrase
+        e = {k: v for k, v in e.items() if v != ""}
+        return subprocess.run([sys.executable, "-c", NO_KDF, "--home", str(home), *args],
+                              capture_output=True, text=True, cwd=REPO, env=e, input="")
+
+    old = os.environ["SNEAKERSYNC_PASSPHRASE"]
+    p = no_kdf("put", "c", '{"v": 1}', "--id", "r", passphrase=old)  # locked: it derives
+    assert p.returncode != 0 and "the key derivation ran" in p.stderr
+    try:
+        assert run(home, "unlock", "--for", "10m", env=env).returncode == 0
+        p = no_kdf("put", "c", '{"v": 1}', "--id", "r")
+        assert p.returncode == 0, p.stderr
+        p = no_kdf("get", "c", "r")
+        assert p.returncode == 0 and json.loads(p.stdout) == {"v": 1}, p.stderr
+        # the agent answers only for the sealed file it opened
+        from sneakersync.cli import agent
+
+        monkeypatch.setenv("XDG_RUNTIME_DIR", runtime)
+        sealed = (home / "keys" / home_mod.SEALED).read_bytes()
+        assert agent.keys(home, sealed) is not None
+        assert agent.keys(home, sealed + b" ") is None
+        p = run(home, "passphrase", "change", env=dict(env, SNEAKERSYNC_NEW_PASSPHRASE="new one"))
+        assert p.returncode == 0, p.stderr
+        p = no_kdf("get", "c", "r", passphrase="new one")  # the change ended the unlock
+        assert p.returncode != 0 and "the key derivation ran" in p.stderr
+        assert run(home, "unlock", env=dict(env, SNEAKERSYNC_PASSPHRASE="new one")).returncode == 0
+        p = no_kdf("get", "c", "r")
+        assert p.returncode == 0 and json.loads(p.stdout) == {"v": 1}, p.stderr
+    finally:
+        run(home, "lock", env=bare)
+
+
 @pytest.mark.parametrize("vector", sorted((REPO / "formats" / "vectors" / "keys").glob("*.json")),
                          ids=lambda p: p.stem)
 def test_key_file_vectors(vector: Path) -> None:

@@ -1,8 +1,13 @@
-"""The unlock agent: a home's passphrase kept by a small background process.
+"""The unlock agent: a home's opened secrets kept by a small background process.
 
 ``sneakersync unlock`` checks the passphrase, then leaves a process that hands
-it to later commands on the same home through a Unix socket, until
-``sneakersync lock`` or until its time is up (8 hours by default).  Like
+the opened key file to later commands on the same home through a Unix socket,
+until ``sneakersync lock`` or until its time is up (8 hours by default), so
+they neither ask nor run the key derivation again (Argon2id: half a second and
+256 MiB per command otherwise).  It hands the plaintext only to a command that
+shows the SHA-256 of the sealed file it holds: after a passphrase change the old
+plaintext is no longer given.  It also keeps the passphrase, for the browser UI
+and for the commands that re-seal.  Like
 ssh-agent, anything running as the same user can ask it: the socket is in a
 0700 folder of the user's runtime directory, and on Linux the asking process's
 user id is checked too (``SO_PEERCRED``).  Nothing is written to disk.  POSIX
@@ -86,6 +91,18 @@ def _talk(home: Path, request: bytes) -> bytes | None:
         return None
 
 
+def keys(home: Path, sealed: bytes) -> bytes | None:
+    """The opened key file ``sealed`` from a running agent for ``home``, or None."""
+    tag = hashlib.sha256(sealed).hexdigest().encode()
+    got = _talk(home, b"KEYS " + tag + b"\n")
+    if got and got.startswith(b"OK ") and got.endswith(b"\n"):
+        try:
+            return bytes.fromhex(got[3:-1].decode("ascii"))
+        except ValueError:
+            return None
+    return None
+
+
 def ask(home: Path) -> str | None:
     """The passphrase from a running agent for ``home``, or None."""
     got = _talk(home, b"GET\n")
@@ -102,8 +119,9 @@ def stop(home: Path) -> bool:
     return _talk(home, b"STOP\n") == b"BYE\n"
 
 
-def start(home: Path, passphrase: str, seconds: int) -> None:
-    """Leave an agent for ``home`` running for ``seconds`` (replacing any earlier one)."""
+def start(home: Path, passphrase: str, seconds: int, *, sealed: bytes, opened: bytes) -> None:
+    """Leave an agent for ``home`` running for ``seconds`` (replacing any earlier one),
+    holding the passphrase and ``opened``, the plaintext of the key file ``sealed``."""
     if not supported():
         raise UsageError("unlock needs a POSIX system here",
                          hints=("use --passphrase-fd N or --passphrase-file PATH",))
@@ -135,7 +153,9 @@ def start(home: Path, passphrase: str, seconds: int) -> None:
         os.closerange(3, keep)
         os.closerange(keep + 1, 1 << 16)
         os.chdir("/")
-        _serve(lsock, path, passphrase.encode("utf-8").hex().encode(), time.monotonic() + seconds)
+        _serve(lsock, path, {b"GET\n": passphrase.encode("utf-8").hex().encode(),
+                             b"KEYS " + hashlib.sha256(sealed).hexdigest().encode() + b"\n":
+                             opened.hex().encode()}, time.monotonic() + seconds)
     finally:
         os._exit(0)
 
@@ -149,7 +169,8 @@ def _peer_uid_ok(conn: socket.socket) -> bool:
     return uid == os.getuid()
 
 
-def _serve(lsock: socket.socket, path: Path, secret: bytes, deadline: float) -> None:
+def _serve(lsock: socket.socket, path: Path, answers: dict[bytes, bytes],
+           deadline: float) -> None:
     ino = path.stat().st_ino
     try:
         while True:
@@ -166,12 +187,19 @@ def _serve(lsock: socket.socket, path: Path, secret: bytes, deadline: float) -> 
                 try:
                     if not _peer_uid_ok(conn):
                         continue
-                    req = conn.recv(16)
-                    if req == b"GET\n":
-                        conn.sendall(b"OK " + secret + b"\n")
+                    req = b""
+                    while not req.endswith(b"\n") and len(req) < 80:
+                        got = conn.recv(80 - len(req))
+                        if not got:
+                            break
+                        req += got
+                    if req in answers:
+                        conn.sendall(b"OK " + answers[req] + b"\n")
                     elif req == b"STOP\n":
                         conn.sendall(b"BYE\n")
                         return
+                    else:
+                        conn.sendall(b"NO\n")
                 except OSError:
                     continue
     finally:

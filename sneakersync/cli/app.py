@@ -41,8 +41,11 @@ class Ctx:
         if self._home is None:
             from sneakersync.store import home as home_mod
 
+            from sneakersync.cli import agent
+
             self._home = home_mod.load(self.home_path,
-                                       lambda: self.askpass.for_home(self.home_path))
+                                       lambda: self.askpass.for_home(self.home_path),
+                                       unlocked=lambda sealed: agent.keys(self.home_path, sealed))
         return self._home
 
     @property

@@ -154,8 +154,9 @@ def passphrase_forget(c: Ctx) -> None:
 def unlock(c: Ctx, duration: str, as_json: bool) -> None:
     """Ask the passphrase once; later commands on this home do not ask until `lock`.
 
-    A small background process keeps it (in memory only) and hands it to your own
-    commands on this home. POSIX only.
+    A small background process keeps the opened keys (in memory only) and hands
+    them to your own commands on this home, which then start without the slow
+    passphrase check. POSIX only.
 
     Example: sneakersync unlock --for 8h
     """
@@ -166,9 +167,12 @@ def unlock(c: Ctx, duration: str, as_json: bool) -> None:
     if not h.sealed:
         raise UsageError("this home has no passphrase: there is nothing to unlock",
                          hints=("seal it with: sneakersync passphrase set",))
+    from sneakersync.store import home as home_mod, keystore
+
     pw = c.askpass.for_home(c.home_path)
     assert pw is not None
-    agent.start(h.path, pw, secs)
+    sealed = (h.path / "keys" / home_mod.SEALED).read_bytes()
+    agent.start(h.path, pw, secs, sealed=sealed, opened=keystore.encode_secrets(h.secrets()))
     emit_json({"home": str(h.path), "seconds": secs}) if as_json else \
         c.say(f"unlocked {h.path} for {duration}; `sneakersync lock` ends it")
 

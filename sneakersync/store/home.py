@@ -35,6 +35,8 @@ SEALED = "identity.sealed"
 SEALING_STORE = "store.db.sealing"  # the encrypted copy a migration writes before its commit
 # a passphrase, a function that finds one (None: there is none), or None for the environment
 Passphrase = Union[str, Callable[[], Union[str, None]], None]
+# given a sealed key file's bytes, its plaintext if an unlock agent holds it, else None
+Unlocked = Callable[[bytes], Union[bytes, None]]
 
 
 def _write_private(path: Path, data: bytes) -> None:
@@ -111,6 +113,13 @@ class Home:
 
         return Store(self.store_path, self.device_id, key=self.store_key)
 
+    def secrets(self) -> keystore.Secrets:
+        """What a sealed key file holds for this home."""
+        if self.store_key is None:
+            raise StoreError("this home has no passphrase: it has no sealed secrets")
+        return keystore.Secrets(self.name, KINDS[self.kind], self.keys.sign_seed,
+                                self.keys.enc_secret, self.store_key)
+
     def protection(self) -> str:
         """What a thief with this folder faces, in words (``whoami`` shows it)."""
         if not self.sealed:
@@ -175,12 +184,15 @@ def find_passphrase(passphrase: Passphrase) -> str | None:
     return passphrase
 
 
-def load(path: Path, passphrase: Passphrase = None) -> Home:
+def load(path: Path, passphrase: Passphrase = None, *, unlocked: Unlocked | None = None) -> Home:
     """Open the device in ``path``.
 
     A sealed home needs its passphrase: given, found by the given function, or
     (``None``) taken from ``SNEAKERSYNC_PASSPHRASE`` / ``SNEAKERSYNC_PASSPHRASE_FILE``.
     A wrong or missing one is a :class:`LockedError` and nothing is touched.
+    ``unlocked``, given the sealed file's bytes, may return its plaintext as an
+    unlock agent kept it (:func:`keystore.encode_secrets`); then no passphrase is
+    asked and no key derivation runs.
     """
     path = Path(path)
     info_path = path / "device.json"
@@ -190,7 +202,7 @@ def load(path: Path, passphrase: Passphrase = None) -> Home:
                                         "or point --home / SNEAKERSYNC_HOME at an existing one"))
     sealed_path = path / "keys" / SEALED
     if sealed_path.exists():
-        return _load_sealed(path, sealed_path, passphrase)
+        return _load_sealed(path, sealed_path, passphrase, unlocked)
     try:
         info = json.loads(info_path.read_text(encoding="utf-8"))
         keys = DeviceKeys(sign_seed=(path / "keys" / "sign.key").read_bytes(),
@@ -204,19 +216,24 @@ def load(path: Path, passphrase: Passphrase = None) -> Home:
     return Home(path=path, name=name, kind=kind, keys=keys)
 
 
-def _load_sealed(path: Path, sealed_path: Path, passphrase: Passphrase) -> Home:
+def _load_sealed(path: Path, sealed_path: Path, passphrase: Passphrase,
+                 unlocked: Unlocked | None) -> Home:
     try:
         data = sealed_path.read_bytes()
     except OSError as exc:
         raise StoreError(f"device in {path} is damaged: {exc}") from exc
     keystore.params_of(data)  # a damaged file is told apart before any passphrase is asked
-    got = find_passphrase(passphrase)
-    if got is None:
-        raise LockedError(f"the device in {path} is locked: its passphrase is needed",
-                          hints=("type it when asked, or give --passphrase-fd N, "
-                                 "--passphrase-file PATH or SNEAKERSYNC_PASSPHRASE",
-                                 "or run `sneakersync unlock` once for the session"))
-    sec = keystore.unseal(data, got)
+    kept = unlocked(data) if unlocked is not None else None
+    if kept is not None:
+        sec = keystore.decode_secrets(kept)
+    else:
+        got = find_passphrase(passphrase)
+        if got is None:
+            raise LockedError(f"the device in {path} is locked: its passphrase is needed",
+                              hints=("type it when asked, or give --passphrase-fd N, "
+                                     "--passphrase-file PATH or SNEAKERSYNC_PASSPHRASE",
+                                     "or run `sneakersync unlock` once for the session"))
+        sec = keystore.unseal(data, got)
     try:
         keys = DeviceKeys(sign_seed=sec.sign_seed, enc_secret=sec.enc_secret)
         kind = {v: k for k, v in KINDS.items()}[sec.kind]

@@ -94,13 +94,7 @@ def seal(secrets: Secrets, passphrase: str, *, params: KdfParams | None = None,
     """The bytes of a sealed key file."""
     params = params or creation_params()
     salt, nonce = rng(SALT_LEN), rng(NONCE_LEN)
-    inner = json.dumps({"name": secrets.name, "kind": secrets.kind,
-                        "sign": secrets.sign_seed.hex(), "enc": secrets.enc_secret.hex(),
-                        "store": secrets.store_key.hex()}, ensure_ascii=True,
-                       separators=(",", ":")).encode()
-    if len(inner) > PAD_TO:
-        raise UsageError("device name too long to seal")
-    inner += b" " * (PAD_TO - len(inner))
+    inner = encode_secrets(secrets)
     ct = bindings.crypto_aead_xchacha20poly1305_ietf_encrypt(
         inner, _ad(params, salt), nonce, _kek(passphrase, params, salt))
     b64 = lambda b: base64.b64encode(b).decode()  # noqa: E731
@@ -150,6 +144,24 @@ def unseal(data: bytes, passphrase: str) -> Secrets:
         raise LockedError("wrong passphrase (or the sealed key file was altered)",
                           hints=("a forgotten passphrase cannot be recovered: set this "
                                  "device up again with `init` in a new home",)) from exc
+    return decode_secrets(inner)
+
+
+def encode_secrets(secrets: Secrets) -> bytes:
+    """The sealed plaintext: compact ASCII JSON padded with spaces to ``PAD_TO`` bytes."""
+    inner = json.dumps({"name": secrets.name, "kind": secrets.kind,
+                        "sign": secrets.sign_seed.hex(), "enc": secrets.enc_secret.hex(),
+                        "store": secrets.store_key.hex()}, ensure_ascii=True,
+                       separators=(",", ":")).encode()
+    if len(inner) > PAD_TO:
+        raise UsageError("device name too long to seal")
+    return inner + b" " * (PAD_TO - len(inner))
+
+
+def decode_secrets(inner: bytes) -> Secrets:
+    """The secrets from a sealed plaintext (or an unlock agent's copy of one)."""
+    if len(inner) != PAD_TO:
+        raise StoreError("the sealed key file is damaged: plaintext length")
     try:
         obj = json.loads(inner)
         out = Secrets(name=str(obj["name"]), kind=str(obj["kind"]),
