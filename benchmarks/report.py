@@ -106,6 +106,11 @@ def lines() -> list[str]:
                    f"`collections` {m['sneakersync collections']} ms, `get` {m['sneakersync get']} ms"
                    f" vs {m['python -c pass']} ms: **{d['collections_ratio']}x / {d['get_ratio']}x**"
                    f" | ≤ 2x |")
+        if "sealed_get_ratio" in d:
+            out.append(f"| start-up of `get` on a sealed home opened by `unlock` (the agent hands "
+                       f"over the opened keys: no Argon2id per command) | "
+                       f"{m['sneakersync get (sealed, unlocked)']} ms: "
+                       f"**{d['sealed_get_ratio']}x** `python -c pass` | (reported) |")
     if (d := _load("receipt_lookup")):
         out.append(f"| receipt look-up for a made-up id, {d['changes']:,} changes stored | "
                    f"{d['made_up_ms']:.3f} ms vs {d['pk_query_ms']:.3f} ms: "

@@ -205,3 +205,30 @@ def test_a_terminal_that_cannot_show_the_record_gets_the_full_paths_answer(
     assert (got.returncode, got.stdout, got.stderr) == (full.returncode, full.stdout,
                                                          full.stderr)
     assert "Traceback" not in got.stderr
+
+
+@pytest.mark.skipif(os.name != "posix", reason="the unlock agent uses a Unix socket")
+def test_an_unlocked_sealed_home_is_answered_too(tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    import tempfile
+
+    monkeypatch.setenv("XDG_RUNTIME_DIR", tempfile.mkdtemp(prefix="snk-", dir="/tmp"))
+    sealed = tmp_path / "sealed"
+    ok(sealed, "init", "--name", "Sealed")  # the tests' passphrase seals it
+    ok(sealed, "put", "shelters", json.dumps({"name": "École"}), "--id", "s1")
+    argv = ["--home", str(sealed), "get", "shelters", "s1"]
+    _both(argv, fast=False, monkeypatch=monkeypatch)  # locked: the full path unseals
+    ok(sealed, "unlock", "--for", "5m")
+    try:
+        # nothing to unseal with but the agent: the full path would have to ask
+        monkeypatch.delenv("SNEAKERSYNC_PASSPHRASE")
+        code, out, _ = _both(argv, fast=True, monkeypatch=monkeypatch)
+        assert code == 0 and json.loads(out) == {"name": "École"}
+        _both(["--home", str(sealed), "collections", "--json"], fast=True,
+              monkeypatch=monkeypatch)
+        # the agent answers for the sealed file it opened, not for a changed one
+        f = sealed / "keys" / "identity.sealed"
+        f.write_bytes(f.read_bytes() + b" ")
+        assert not ANSWER(argv)
+    finally:
+        ok(sealed, "lock")

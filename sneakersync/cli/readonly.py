@@ -1,12 +1,13 @@
-"""Looking at the store without click: ``collections`` and ``get`` on a plain home.
+"""Looking at the store without click: ``collections`` and ``get``.
 
 These are the commands people run most and expect to be instant.  :func:`answer`
 takes only the simplest command lines (the global ``-q``/``--home`` options, the
-command, its arguments and ``--json``) on a home without a passphrase, reads what
+command, its arguments and ``--json``) on a home without a passphrase or one an
+``unlock`` agent holds open (:mod:`sneakersync.cli.agent`), reads what
 it needs through :mod:`sneakersync.store.reading` and prints exactly what the full
 command prints, with the same formatting functions (the click commands in
 :mod:`sneakersync.cli.records` call them too).  Anything else (another option,
-``--help``, a sealed home, a record that is not there, a store that needs an
+``--help``, a locked home, a record that is not there, a store that needs an
 upgrade, output the terminal cannot encode) returns ``False`` before anything is
 printed, and the full command tree answers it, errors and exit codes included.
 """
@@ -75,6 +76,12 @@ def _parse(args: list[str]) -> tuple[Path | None, bool, str, list[str], bool] | 
     return home, quiet, command, rest, as_json
 
 
+def _unlocked(home: Path, sealed: bytes) -> bytes | None:
+    from sneakersync.cli import agent  # only for a sealed home
+
+    return agent.keys(home, sealed)
+
+
 def answer(args: list[str]) -> bool:
     """Print the answer to ``args`` and return True, or return False having done nothing."""
     parsed = _parse(args)
@@ -82,7 +89,8 @@ def answer(args: list[str]) -> bool:
         return False
     home, quiet, command, rest, as_json = parsed
     try:
-        conn = reading.open_plain(home if home is not None else reading.default_home())
+        where = home if home is not None else reading.default_home()
+        conn = reading.open_store(where, opened=lambda sealed: _unlocked(where, sealed))
     except Exception:  # e.g. no user data folder: the full path says what is wrong
         return False
     if conn is None:

@@ -1,14 +1,15 @@
 """Reading the store without the machinery that changes it.
 
 The queries behind the commands that only look (``collections``, ``get``), on a
-bare ``sqlite3`` connection.  :class:`~sneakersync.store.records.Store` answers
-them with these same functions; :func:`open_plain` lets the command line answer
-them without loading the crypto, the codecs and the command tree first, so a
-look at the store starts about as fast as Python itself (issue 15).
+bare connection.  :class:`~sneakersync.store.records.Store` answers them with
+these same functions; :func:`open_store` lets the command line answer them
+without loading the crypto, the codecs and the command tree first, so a look at
+the store starts about as fast as Python itself (issue 15).
 
-Nothing here writes: :func:`open_plain` sets ``query_only``, and gives up (returns
-``None``) on anything that is not a plain, current, healthy store of this home, so
-the caller can take the full path, which opens, migrates, unlocks or reports.
+Nothing here writes: :func:`open_store` sets ``query_only``, and gives up (returns
+``None``) on anything that is not a current, healthy store of this home it can
+open at once, so the caller can take the full path, which opens, migrates,
+unlocks or reports.
 """
 
 from __future__ import annotations
@@ -111,29 +112,54 @@ def get(conn: sqlite3.Connection, collection: str, rid: str, *,
                   json.loads(row[2]), row[3], row[4], row[5], bool(row[6]), row[7])
 
 
-def open_plain(home: Path) -> sqlite3.Connection | None:
-    """The store of the plain (no passphrase) device in ``home``, for queries only.
+def open_store(home: Path,
+               opened: Callable[[bytes], bytes | None] | None = None) -> Any | None:
+    """The store of the device in ``home``, for queries only, or ``None`` when the full
+    path must open it (no device, a store missing, of another schema or device, not yet
+    upgraded, a migration to finish, a sealed home nobody unlocked, anything damaged).
 
-    ``None`` when it is anything else: no device, a sealed home, a store that is
-    missing, of another schema or device, not yet upgraded, or that does not open.
+    A sealed home opens only with ``opened``: given the sealed key file's bytes, its
+    plaintext as an unlock agent keeps it (``keystore.encode_secrets``).  Its store
+    key opening the SQLCipher store is what binds the store to this home.
     """
+    sealed = home / "keys" / "identity.sealed"
     try:
-        if (home / "keys" / "identity.sealed").exists():
-            return None
         info = json.loads((home / "device.json").read_text(encoding="utf-8"))
         db = home / "store.db"
-        if not isinstance(info, dict) or info.get("sealed") or not db.is_file():
+        if not isinstance(info, dict) or not db.is_file():
             return None
-        conn = sqlite3.connect(str(db), isolation_level=None, timeout=30)
-    except (OSError, ValueError):
+        if sealed.exists():
+            if (opened is None or set(info) != {"format", "sealed"}
+                    or (home / "store.db.sealing").exists() or sealed.stat().st_size > 4096):
+                return None
+            plain = opened(sealed.read_bytes())
+            if plain is None:
+                return None
+            key = bytes.fromhex(json.loads(plain)["store"])
+            if len(key) != 32:
+                return None
+            import sqlcipher3
+
+            conn: Any = sqlcipher3.connect(str(db), isolation_level=None, timeout=30)
+            errors: tuple[type[Exception], ...] = (sqlite3.Error, sqlcipher3.Error)
+            device = None
+        elif info.get("sealed"):
+            return None
+        else:
+            conn = sqlite3.connect(str(db), isolation_level=None, timeout=30)
+            errors = (sqlite3.Error,)
+            key, device = b"", info.get("device_id")
+    except (OSError, ValueError, KeyError, TypeError):
         return None
     try:
+        if key:
+            conn.execute(f"PRAGMA key = \"x'{key.hex()}'\"")
         conn.execute("PRAGMA query_only=ON")
         if (meta(conn, "schema") == str(SCHEMA_VERSION)
-                and meta(conn, "device_id") == info.get("device_id")
+                and (device is None or meta(conn, "device_id") == device)
                 and meta(conn, "held") is not None):
             return conn
-    except sqlite3.Error:
+    except errors:
         pass
     conn.close()
     return None
