@@ -34,3 +34,39 @@ def test_large_export_is_split_and_each_part_stands_alone(make_device: Any) -> N
         rep = recv(b, o.data)
         assert rep.imported == 1 and not rep.rejected
     assert b.store.snapshot() == a.store.snapshot()
+
+
+def test_split_export_is_sealed_in_order_while_the_next_part_is_read(make_device: Any) -> None:
+    """The parts are compressed and encrypted on a second thread while the store is read
+    for the next part: the packets, and the order in which they draw randomness, are
+    exactly what building each part alone, one after the other, gives."""
+    from conftest import det_rng
+    from sneakersync.sync.engine import build_export
+
+    a, b = make_device("a"), make_device("b")
+    befriend(a, b)
+    a.store.write_many("hh", [(f"r{i}", {"i": i}) for i in range(250)])
+    p = peers.by_id(a.store, b.id)
+    assert p is not None
+    piped = build_exports(a.home, a.store, [p], max_changes=60, rng=det_rng(7), now=1)
+    rng = det_rng(7)
+    one_by_one = [build_export(a.home, a.store, [p], rng=rng, now=1, only={a.id: [[lo, hi]]})
+                  for lo, hi in ((1, 60), (61, 120), (121, 180), (181, 240), (241, 250))]
+    assert [o.data for o in piped] == [o.data for o in one_by_one if o is not None]
+    assert [o.sent for o in piped] == [{b.id: {a.id: [[lo, hi]]}} for lo, hi in
+                                       ((1, 60), (61, 120), (121, 180), (181, 240), (241, 250))]
+
+
+def test_a_failing_part_fails_the_export(make_device: Any) -> None:
+    """An error while sealing one part (on the sealing thread) reaches the caller."""
+    import pytest
+
+    from sneakersync.errors import UsageError
+
+    a, b = make_device("a"), make_device("b")
+    befriend(a, b)
+    a.store.write_many("hh", [(f"r{i}", {"i": i}) for i in range(30)])
+    p = peers.by_id(a.store, b.id)
+    assert p is not None
+    with pytest.raises(UsageError, match="padding bucket"):
+        build_exports(a.home, a.store, [p], max_changes=10, pad_to=(1 << 20) + 1)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import gc
 import json
+from bisect import bisect_left
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Sequence
@@ -68,6 +70,29 @@ def subtract(a: Ranges, b: Ranges) -> Ranges:
         if cur <= hi:
             out.append([cur, hi])
     return out
+
+
+def intersect(a: Ranges, b: Ranges) -> Ranges:
+    """Counters in both ``a`` and ``b`` (each ascending and disjoint), in one linear pass."""
+    out: Ranges = []
+    i = j = 0
+    while i < len(a) and j < len(b):
+        lo, hi = max(a[i][0], b[j][0]), min(a[i][1], b[j][1])
+        if lo <= hi:
+            out.append([lo, hi])
+        if a[i][1] < b[j][1]:
+            i += 1
+        else:
+            j += 1
+    return out
+
+
+def runs(counters: Sequence[int]) -> Ranges:
+    """Ascending unique ``counters`` as [first, last] runs (one comparison when they
+    have no gap, the common case of a full export)."""
+    if counters and counters[-1] - counters[0] + 1 == len(counters):
+        return [[counters[0], counters[-1]]]
+    return body_mod.ranges_from(counters)
 
 
 def peer_knowledge(store: Store, peer_id: str) -> dict[str, Ranges]:
@@ -143,6 +168,18 @@ def build_export(home: Home, store: Store, recipients: Sequence[Peer], *,
 
     Returns None when no recipient lacks anything (and no statement is new to one).
     """
+    plan = _plan_export(home, store, recipients, selector=selector, use_rules=use_rules,
+                        full=full, rng=rng, level=level, pad_to=pad_to, now=now,
+                        dictionary=dictionary, only=only)
+    return None if plan is None else plan.seal()
+
+
+def _plan_export(home: Home, store: Store, recipients: Sequence[Peer], *,
+                 selector: Selector | None = None, use_rules: bool = True, full: bool = False,
+                 rng: crypto.Rng = crypto.system_rng, level: int | None = None, pad_to: int = 4096,
+                 now: int | None = None, dictionary: bool = True,
+                 only: dict[str, Ranges] | None = None) -> _Sealing | None:
+    """Everything of :func:`build_export` that reads the store (and signs segments)."""
     if not recipients:
         raise UsageError("no recipients: add a peer first (sneakersync peer add CARD)")
     for p in recipients:
@@ -153,34 +190,34 @@ def build_export(home: Home, store: Store, recipients: Sequence[Peer], *,
     held, per_peer, wanted = _wanted(store, recipients, full)
     if only is not None:
         wanted = {o: got for o, rs in wanted.items()
-                  if (got := subtract(rs, subtract(rs, only.get(o, []))))}
+                  if (got := intersect(union(rs, []), union(only.get(o, []), [])))}
     # selection: a change goes only if every recipient may see it (all can decrypt the packet)
     segments: list[body_mod.Segment] = []
     sent: dict[str, dict[str, Ranges]] = {p.device_id: {} for p in recipients}
     total = 0
     origins_cards: dict[str, str] = {}
     for origin in sorted(wanted):
-        rows = _fetch(store, origin, wanted[origin])
+        held_rows = _fetch(store, origin, wanted[origin], collection=selector is not None)
+        rows = [r for r in held_rows if r[2]]  # pruned changes keep their hash, not their bytes
         if selector is not None:
             rows = [r for r in rows if all(selector(p, r[1], r[2]) for p in recipients)]
         if not rows:
             continue
         counters = [r[0] for r in rows]
         if origin == store.device_id:
-            segments.extend(_own_segment(home, store, counters, [r[2] for r in rows]))
+            segments.extend(_own_segment(home, store, counters, [r[2] for r in rows],
+                                         _span_hashes(held_rows, counters[0], counters[-1])))
         else:
             segments.extend(_relayed_segments(store, origin, rows))
         card = _card_of(store, origin, home)
         if card:
             origins_cards[origin] = card
         total += len(rows)
+        mine = runs(counters)  # only what went into this packet
         for p in recipients:
-            mine = [r[0] for r in rows]  # only what went into this packet
-            need = set()
-            for lo, hi in per_peer[p.device_id].get(origin, []):
-                need.update(c for c in mine if lo <= c <= hi)
+            need = intersect(mine, per_peer[p.device_id].get(origin, []))
             if need:
-                sent[p.device_id][origin] = body_mod.ranges_from(sorted(need))
+                sent[p.device_id][origin] = need
     revocations, unsent = revocation_store.for_export(store, recipients, full=full)
     if total == 0 and not unsent:
         return None
@@ -197,17 +234,40 @@ def build_export(home: Home, store: Store, recipients: Sequence[Peer], *,
     b = body_mod.Body(sender=store.device_id, created=now if now is not None else now_ms(),
                       to=[p.device_id for p in recipients], manifest=held,
                       origins=origins_cards, segments=segments, extra=extra)
-    zd = None
-    if dictionary:
-        from sneakersync.wire.dictionary import builtin, default_id
+    return _Sealing(home, b, list(recipients), total, sent, revocations, rng=rng, level=level,
+                    pad_to=pad_to, dictionary=dictionary)
 
-        did = default_id()
-        zd = builtin().get(did) if did is not None else None
-    raw = body_mod.encode(b)
-    data = packet.seal(home.keys, [p.enc_pub for p in recipients], raw, rng=rng,
-                       level=level if level is not None else zstd_level(len(raw)),
-                       pad_to=pad_to, dictionary=zd)
-    return Outgoing(data, packet.packet_id(data), list(recipients), total, sent, revocations)
+
+@dataclass
+class _Sealing:
+    """A packet's body chosen and its segments signed; what is left is the part that
+    needs no store: encode, compress, sign the envelope, encrypt."""
+
+    home: Home
+    body: body_mod.Body
+    recipients: list[Peer]
+    total: int
+    sent: dict[str, dict[str, Ranges]]
+    revocations: list[Revocation]
+    rng: crypto.Rng
+    level: int | None
+    pad_to: int
+    dictionary: bool
+
+    def seal(self) -> Outgoing:
+        zd = None
+        if self.dictionary:
+            from sneakersync.wire.dictionary import builtin, default_id
+
+            did = default_id()
+            zd = builtin().get(did) if did is not None else None
+        raw = body_mod.encode(self.body)
+        data = packet.seal(self.home.keys, [p.enc_pub for p in self.recipients], raw,
+                           rng=self.rng,
+                           level=self.level if self.level is not None else zstd_level(len(raw)),
+                           pad_to=self.pad_to, dictionary=zd)
+        return Outgoing(data, packet.packet_id(data), self.recipients, self.total, self.sent,
+                        self.revocations)
 
 
 SMALL_BODY = 1 << 18
@@ -269,36 +329,82 @@ def build_exports(home: Home, store: Store, recipients: Sequence[Peer], *,
         raise UsageError("no recipients: add a peer first (sneakersync peer add CARD)")
     groups = ([list(recipients)] if selector is not None or not use_rules
               else selection.group_recipients(store, recipients))
-    out = []
-    for group in groups:
-        _, _, wanted = _wanted(store, group, bool(kw.get("full")))
-        total = sum(hi - lo + 1 for rs in wanted.values() for lo, hi in rs)
-        parts: list[dict[str, Ranges] | None] = \
-            [None] if total <= max_changes else list(split_ranges(wanted, max_changes))
-        for part in parts:
-            o = build_export(home, store, group, selector=selector, use_rules=use_rules,
-                             only=part, **kw)
-            if o is not None:
-                out.append(o)
+    plans = (_plan_export(home, store, group, selector=selector, use_rules=use_rules,
+                          only=part, **kw)
+             for group in groups
+             for part in _parts(store, group, bool(kw.get("full")), max_changes))
+    out: list[Outgoing] = []
+    pending: Future[Outgoing] | None = None
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sneakersync-seal") as sealer:
+        # one packet is compressed and encrypted (zstd and libsodium release the GIL)
+        # while the store is read for the next: two packets in memory at most
+        for plan in plans:
+            if plan is None:
+                continue
+            if pending is not None:
+                out.append(pending.result())
+            pending = sealer.submit(plan.seal)
+        if pending is not None:
+            out.append(pending.result())
     return out
 
 
-def _fetch(store: Store, origin: str, ranges: Ranges) -> list[tuple[int, str, bytes, int | None]]:
-    rows: list[tuple[int, str, bytes, int | None]] = []
+def _parts(store: Store, group: Sequence[Peer], full: bool, max_changes: int
+           ) -> list[dict[str, Ranges] | None]:
+    """The counters of each packet for ``group``: None (one packet, everything) or
+    consecutive parts of at most ``max_changes`` counters (formats/packet-v1.md)."""
+    _, _, wanted = _wanted(store, group, full)
+    total = sum(hi - lo + 1 for rs in wanted.values() for lo, hi in rs)
+    return [None] if total <= max_changes else list(split_ranges(wanted, max_changes))
+
+
+Row = tuple[int, str, bytes, "int | None", bytes]  # counter, collection, raw, segment, hash
+
+
+def _fetch(store: Store, origin: str, ranges: Ranges, *, collection: bool = True
+           ) -> list[Row]:
+    """Every change of ``origin`` held within ``ranges``, pruned ones included (their
+    ``raw`` is empty; their hash still counts for the Merkle tree), in counter order.
+
+    Our own changes have no stored segment, and without share rules the collection
+    is not read either (``''``): each column read costs a Python object per row."""
+    kind = "collection" if collection else "''"
+    seg = "NULL" if origin == store.device_id else "segment"
+    cols = f"counter, {kind}, raw, {seg}, hash"
+    rows: list[Row] = []
     for lo, hi in ranges:
-        rows.extend((c, k, bytes(raw), seg) for c, k, raw, seg in store.conn.execute(
-            "SELECT counter, collection, raw, segment FROM changes WHERE origin=? AND counter "
-            "BETWEEN ? AND ? AND length(raw) > 0 ORDER BY counter", (origin, lo, hi)))
-            # (pruned changes keep their hash but not their bytes: they are not sent again)
+        rows += store.conn.execute(
+            f"SELECT {cols} FROM changes WHERE origin=? AND counter BETWEEN ? AND ? "
+            "ORDER BY counter", (origin, lo, hi)).fetchall()
     return rows
 
 
-def _own_segment(home: Home, store: Store, counters: list[int], raws: list[bytes]
-                 ) -> list[body_mod.Segment]:
+def _span_hashes(held_rows: Sequence[Row], first: int, last: int) -> list[bytes] | None:
+    """The leaf hashes of counters first..last when ``held_rows`` hold every one of
+    them (None: some are not among the rows, ask the store)."""
+    i = bisect_left(held_rows, first, key=lambda r: r[0])
+    j = i + last - first
+    if j < len(held_rows) and held_rows[j][0] == last and held_rows[i][0] == first:
+        return [r[4] for r in held_rows[i:j + 1]]  # ascending and unique: no gap between
+    return None
+
+
+def _own_segment(home: Home, store: Store, counters: list[int], raws: list[bytes],
+                 span: list[bytes] | None = None) -> list[body_mod.Segment]:
     """Signed segments over our own changes: one per stretch of the change log with no
-    compacted counter inside (compaction keeps no hash of settled changes)."""
-    by_counter = store.hashes(store.device_id, counters[0], counters[-1])
-    whole = len(by_counter) == counters[-1] - counters[0] + 1  # no gap: one segment
+    compacted counter inside (compaction keeps no hash of settled changes).
+
+    ``span``: the leaf hashes of every counter from the first to the last of
+    ``counters`` when the caller already read them (then the span has no gap)."""
+    first, last = counters[0], counters[-1]
+    if span is not None:
+        root = merkle.root(span)
+        proof = merkle.prove(lambda lo, hi: merkle.root(span[lo - first:hi - first]),
+                             first, last, counters) if len(counters) != len(span) else []
+        sig = body_mod.sign_segment(home.keys.sign_secret, store.device_id, first, last, root)
+        return [body_mod.Segment(store.device_id, first, last, root, sig, proof, raws)]
+    by_counter = store.hashes(store.device_id, first, last)
+    whole = len(by_counter) == last - first + 1  # no gap: one segment
     out: list[body_mod.Segment] = []
     start = 0
     for i in range(1, len(counters) + 1):
@@ -306,21 +412,23 @@ def _own_segment(home: Home, store: Store, counters: list[int], raws: list[bytes
                                                 range(counters[i - 1] + 1, counters[i]))):
             continue
         part, part_raws = counters[start:i], raws[start:i]
-        first, last = part[0], part[-1]
-        hashes = [by_counter[c] for c in range(first, last + 1)]
-        root = merkle.root(hashes)
-        proof = merkle.prove(lambda lo, hi, f=first, h=hashes: merkle.root(h[lo - f:hi - f]),
-                             first, last, part) if len(part) != len(hashes) else []
-        sig = body_mod.sign_segment(home.keys.sign_secret, store.device_id, first, last, root)
-        out.append(body_mod.Segment(store.device_id, first, last, root, sig, proof, part_raws))
+        lo_c, hi_c = part[0], part[-1]
+        hashes = [by_counter[c] for c in range(lo_c, hi_c + 1)]
+        seg_root = merkle.root(hashes)
+        seg_proof = merkle.prove(lambda lo, hi, f=lo_c, h=hashes: merkle.root(h[lo - f:hi - f]),
+                                 lo_c, hi_c, part) if len(part) != len(hashes) else []
+        seg_sig = body_mod.sign_segment(home.keys.sign_secret, store.device_id, lo_c, hi_c,
+                                        seg_root)
+        out.append(body_mod.Segment(store.device_id, lo_c, hi_c, seg_root, seg_sig, seg_proof,
+                                    part_raws))
         start = i
     return out
 
 
-def _relayed_segments(store: Store, origin: str, rows: list[tuple[int, str, bytes, int | None]]
+def _relayed_segments(store: Store, origin: str, rows: Sequence[Row]
                       ) -> list[body_mod.Segment]:
     by_seg: dict[int, list[tuple[int, bytes]]] = {}
-    for c, _k, raw, seg in rows:
+    for c, _k, raw, seg, _h in rows:
         if seg is None:
             raise SneakersyncError(f"change {origin}:{c} has no origin signature on record")
         by_seg.setdefault(seg, []).append((c, raw))
@@ -328,12 +436,15 @@ def _relayed_segments(store: Store, origin: str, rows: list[tuple[int, str, byte
     for seg_id, items in sorted(by_seg.items()):
         first, last, root, sig, known_json = store.conn.execute(
             "SELECT first, last, root, sig, known FROM segments WHERE id=?", (seg_id,)).fetchone()
-        leaves = store.hashes(origin, first, last)
-        known = {tuple(int(x) for x in k.split(",")): bytes.fromhex(v)
-                 for k, v in json.loads(known_json).items()}
-        sub = merkle.subtree_from(leaves, known)  # type: ignore[arg-type]
         counters = [c for c, _ in items]
-        proof = merkle.prove(sub, first, last, counters)
+        if len(counters) == last - first + 1:
+            proof: list[bytes] = []  # the whole signed range is carried: no proof
+        else:
+            leaves = store.hashes(origin, first, last)
+            known = {tuple(int(x) for x in k.split(",")): bytes.fromhex(v)
+                     for k, v in json.loads(known_json).items()}
+            sub = merkle.subtree_from(leaves, known)  # type: ignore[arg-type]
+            proof = merkle.prove(sub, first, last, counters)
         out.append(body_mod.Segment(origin, first, last, bytes(root), bytes(sig), proof,
                                     [raw for _, raw in items]))
     return out
