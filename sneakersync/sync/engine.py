@@ -9,7 +9,6 @@ from __future__ import annotations
 import gc
 import json
 from bisect import bisect_left
-from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Sequence
@@ -274,11 +273,12 @@ SMALL_BODY = 1 << 18
 
 
 def zstd_level(body_len: int) -> int:
-    """Compression level by body size, chosen by measurement (benchmarks/bench_scale.py,
-    50k households): level 7 made packets 21% smaller than level 3 but the export 35%
-    slower, and zstd's share grows with size. Small bodies (acks, deltas, QR streams,
-    where every byte is a frame) take level 19, which costs milliseconds there; large
-    ones level 3, where a stick has room and the user waits."""
+    """Compression level by body size, chosen by measurement (parts of 10,000 changes of
+    100k households, CPU time of zstd alone): level 1 is 18% faster than level 3 for 4%
+    more bytes; level 5 takes 2.7x the time for 12% fewer bytes, level 7 4x for 21%
+    fewer. Small bodies (acks, deltas, QR streams, where every byte is a frame) take
+    level 19, which costs milliseconds there; large ones level 3, where a stick has
+    room and the user waits."""
     return 19 if body_len < SMALL_BODY else 3
 
 
@@ -329,24 +329,52 @@ def build_exports(home: Home, store: Store, recipients: Sequence[Peer], *,
         raise UsageError("no recipients: add a peer first (sneakersync peer add CARD)")
     groups = ([list(recipients)] if selector is not None or not use_rules
               else selection.group_recipients(store, recipients))
-    plans = (_plan_export(home, store, group, selector=selector, use_rules=use_rules,
-                          only=part, **kw)
-             for group in groups
-             for part in _parts(store, group, bool(kw.get("full")), max_changes))
+    jobs = [(group, part) for group in groups
+            for part in _parts(store, group, bool(kw.get("full")), max_changes)]
     out: list[Outgoing] = []
-    pending: Future[Outgoing] | None = None
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sneakersync-seal") as sealer:
-        # one packet is compressed and encrypted (zstd and libsodium release the GIL)
-        # while the store is read for the next: two packets in memory at most
-        for plan in plans:
-            if plan is None:
-                continue
-            if pending is not None:
-                out.append(pending.result())
-            pending = sealer.submit(plan.seal)
+    pending: _Sealer | None = None
+    for group, part in jobs:
+        plan = _plan_export(home, store, group, selector=selector, use_rules=use_rules,
+                            only=part, **kw)
+        if plan is None:
+            continue
+        if len(jobs) == 1:
+            return [plan.seal()]
         if pending is not None:
             out.append(pending.result())
+        # this part is compressed and encrypted on a second thread (zstd and libsodium
+        # release the GIL) while the store is read for the next: two parts in memory
+        pending = _Sealer(plan)
+    if pending is not None:
+        out.append(pending.result())
     return out
+
+
+class _Sealer:
+    """``plan.seal()`` on its own thread; ``result`` waits and re-raises its error.
+    (A thread per part: a pool would import concurrent.futures and logging.)"""
+
+    def __init__(self, plan: _Sealing) -> None:
+        import threading
+
+        self._out: Outgoing | None = None
+        self._err: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(plan,),
+                                        name="sneakersync-seal", daemon=True)
+        self._thread.start()
+
+    def _run(self, plan: _Sealing) -> None:
+        try:
+            self._out = plan.seal()
+        except BaseException as exc:  # handed to the caller by result()
+            self._err = exc
+
+    def result(self) -> Outgoing:
+        self._thread.join()
+        if self._err is not None:
+            raise self._err
+        assert self._out is not None
+        return self._out
 
 
 def _parts(store: Store, group: Sequence[Peer], full: bool, max_changes: int
