@@ -36,10 +36,10 @@ def test_large_export_is_split_and_each_part_stands_alone(make_device: Any) -> N
     assert b.store.snapshot() == a.store.snapshot()
 
 
-def test_split_export_is_sealed_in_order_while_the_next_part_is_read(make_device: Any) -> None:
-    """The parts are compressed and encrypted on a second thread while the store is read
-    for the next part: the packets, and the order in which they draw randomness, are
-    exactly what building each part alone, one after the other, gives."""
+def test_split_export_is_each_part_built_alone_in_order(make_device: Any) -> None:
+    """The parts of a split export (and the order in which they draw randomness) are
+    exactly what building each part alone, one after the other, gives; each records
+    as sent just its own counters."""
     from conftest import det_rng
     from sneakersync.sync.engine import build_export
 
@@ -58,7 +58,7 @@ def test_split_export_is_sealed_in_order_while_the_next_part_is_read(make_device
 
 
 def test_a_failing_part_fails_the_export(make_device: Any) -> None:
-    """An error while sealing one part (on the sealing thread) reaches the caller."""
+    """An error while sealing a part reaches the caller (nothing is returned)."""
     import pytest
 
     from sneakersync.errors import UsageError

@@ -167,18 +167,6 @@ def build_export(home: Home, store: Store, recipients: Sequence[Peer], *,
 
     Returns None when no recipient lacks anything (and no statement is new to one).
     """
-    plan = _plan_export(home, store, recipients, selector=selector, use_rules=use_rules,
-                        full=full, rng=rng, level=level, pad_to=pad_to, now=now,
-                        dictionary=dictionary, only=only)
-    return None if plan is None else plan.seal()
-
-
-def _plan_export(home: Home, store: Store, recipients: Sequence[Peer], *,
-                 selector: Selector | None = None, use_rules: bool = True, full: bool = False,
-                 rng: crypto.Rng = crypto.system_rng, level: int | None = None, pad_to: int = 4096,
-                 now: int | None = None, dictionary: bool = True,
-                 only: dict[str, Ranges] | None = None) -> _Sealing | None:
-    """Everything of :func:`build_export` that reads the store (and signs segments)."""
     if not recipients:
         raise UsageError("no recipients: add a peer first (sneakersync peer add CARD)")
     for p in recipients:
@@ -233,40 +221,17 @@ def _plan_export(home: Home, store: Store, recipients: Sequence[Peer], *,
     b = body_mod.Body(sender=store.device_id, created=now if now is not None else now_ms(),
                       to=[p.device_id for p in recipients], manifest=held,
                       origins=origins_cards, segments=segments, extra=extra)
-    return _Sealing(home, b, list(recipients), total, sent, revocations, rng=rng, level=level,
-                    pad_to=pad_to, dictionary=dictionary)
+    zd = None
+    if dictionary:
+        from sneakersync.wire.dictionary import builtin, default_id
 
-
-@dataclass
-class _Sealing:
-    """A packet's body chosen and its segments signed; what is left is the part that
-    needs no store: encode, compress, sign the envelope, encrypt."""
-
-    home: Home
-    body: body_mod.Body
-    recipients: list[Peer]
-    total: int
-    sent: dict[str, dict[str, Ranges]]
-    revocations: list[Revocation]
-    rng: crypto.Rng
-    level: int | None
-    pad_to: int
-    dictionary: bool
-
-    def seal(self) -> Outgoing:
-        zd = None
-        if self.dictionary:
-            from sneakersync.wire.dictionary import builtin, default_id
-
-            did = default_id()
-            zd = builtin().get(did) if did is not None else None
-        raw = body_mod.encode(self.body)
-        data = packet.seal(self.home.keys, [p.enc_pub for p in self.recipients], raw,
-                           rng=self.rng,
-                           level=self.level if self.level is not None else zstd_level(len(raw)),
-                           pad_to=self.pad_to, dictionary=zd)
-        return Outgoing(data, packet.packet_id(data), self.recipients, self.total, self.sent,
-                        self.revocations)
+        did = default_id()
+        zd = builtin().get(did) if did is not None else None
+    raw = body_mod.encode(b)
+    data = packet.seal(home.keys, [p.enc_pub for p in recipients], raw, rng=rng,
+                       level=level if level is not None else zstd_level(len(raw)),
+                       pad_to=pad_to, dictionary=zd)
+    return Outgoing(data, packet.packet_id(data), list(recipients), total, sent, revocations)
 
 
 SMALL_BODY = 1 << 18
@@ -329,52 +294,14 @@ def build_exports(home: Home, store: Store, recipients: Sequence[Peer], *,
         raise UsageError("no recipients: add a peer first (sneakersync peer add CARD)")
     groups = ([list(recipients)] if selector is not None or not use_rules
               else selection.group_recipients(store, recipients))
-    jobs = [(group, part) for group in groups
-            for part in _parts(store, group, bool(kw.get("full")), max_changes)]
-    out: list[Outgoing] = []
-    pending: _Sealer | None = None
-    for group, part in jobs:
-        plan = _plan_export(home, store, group, selector=selector, use_rules=use_rules,
-                            only=part, **kw)
-        if plan is None:
-            continue
-        if len(jobs) == 1:
-            return [plan.seal()]
-        if pending is not None:
-            out.append(pending.result())
-        # this part is compressed and encrypted on a second thread (zstd and libsodium
-        # release the GIL) while the store is read for the next: two parts in memory
-        pending = _Sealer(plan)
-    if pending is not None:
-        out.append(pending.result())
+    out = []
+    for group in groups:
+        for part in _parts(store, group, bool(kw.get("full")), max_changes):
+            o = build_export(home, store, group, selector=selector, use_rules=use_rules,
+                             only=part, **kw)
+            if o is not None:
+                out.append(o)
     return out
-
-
-class _Sealer:
-    """``plan.seal()`` on its own thread; ``result`` waits and re-raises its error.
-    (A thread per part: a pool would import concurrent.futures and logging.)"""
-
-    def __init__(self, plan: _Sealing) -> None:
-        import threading
-
-        self._out: Outgoing | None = None
-        self._err: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, args=(plan,),
-                                        name="sneakersync-seal", daemon=True)
-        self._thread.start()
-
-    def _run(self, plan: _Sealing) -> None:
-        try:
-            self._out = plan.seal()
-        except BaseException as exc:  # handed to the caller by result()
-            self._err = exc
-
-    def result(self) -> Outgoing:
-        self._thread.join()
-        if self._err is not None:
-            raise self._err
-        assert self._out is not None
-        return self._out
 
 
 def _parts(store: Store, group: Sequence[Peer], full: bool, max_changes: int
