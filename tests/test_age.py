@@ -416,6 +416,23 @@ def test_stream_encryptor_single_use() -> None:
         enc.finish()
 
 
+@pytest.mark.parametrize("held", [0, 1, age.CHUNK_SIZE - 1, age.CHUNK_SIZE])
+@pytest.mark.parametrize("size", [0, 1, age.CHUNK_SIZE - 1, age.CHUNK_SIZE, age.CHUNK_SIZE + 1,
+                                  2 * age.CHUNK_SIZE, 3 * age.CHUNK_SIZE + 7])
+def test_finish_with_data_is_update_then_finish(held: int, size: int) -> None:
+    """``finish(data)`` (one pass, how a packet is sealed) gives the very bytes of
+    ``update(data) + finish()``, chunk boundaries and final flag included, also
+    after an earlier ``update`` left bytes pending; and it decrypts."""
+    secret, public = keypair(26)
+    first, rest = pseudo_random(held), pseudo_random(size + 1)[1:]
+    a = age.StreamEncryptor([public], rng=seeded_rng(26))
+    b = age.StreamEncryptor([public], rng=seeded_rng(26))
+    one_pass = a.update(first) + a.finish(rest)
+    two_steps = b.update(first) + b.update(rest) + b.finish()
+    assert one_pass == two_steps
+    assert age.decrypt(one_pass, secret)[1] == first + rest
+
+
 # --- arbitrary input ----------------------------------------------------------------------
 
 _header_lines = st.lists(

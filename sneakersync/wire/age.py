@@ -322,23 +322,37 @@ class StreamEncryptor:
     def update(self, data: bytes) -> bytes:
         if self._finished:
             raise UsageError("the encryptor is already finished")
-        self._pending += data
-        out = [self._take_prefix()]
-        pos = 0
-        # A chunk is sealed as non-final only once we know more data follows it.
-        while len(self._pending) - pos > CHUNK_SIZE:
-            out.append(self._seal(bytes(self._pending[pos:pos + CHUNK_SIZE]), last=False))
-            pos += CHUNK_SIZE
-        del self._pending[:pos]
-        return b"".join(out)
+        return b"".join(self._chunks(data, final=False))
 
-    def finish(self) -> bytes:
+    def finish(self, data: bytes = b"") -> bytes:
+        """Seal ``data`` and the final chunk: ``update(data) + finish()`` in one pass,
+        without copying ``data`` into the pending buffer first (a packet is sealed
+        this way in one call)."""
         if self._finished:
             raise UsageError("the encryptor is already finished")
         self._finished = True
-        last = self._seal(bytes(self._pending), last=True)
-        self._pending = bytearray()
-        return self._take_prefix() + last
+        return b"".join(self._chunks(data, final=True))
+
+    def _chunks(self, data: bytes, final: bool) -> list[bytes]:
+        out = [self._take_prefix()]
+        if self._pending:
+            self._pending += data
+            buf: bytes | bytearray = self._pending
+        else:
+            buf = data
+        pos = 0
+        with memoryview(buf) as view:
+            # A chunk is sealed as non-final only once we know more data follows it.
+            while len(view) - pos > CHUNK_SIZE:
+                out.append(self._seal(bytes(view[pos:pos + CHUNK_SIZE]), last=False))
+                pos += CHUNK_SIZE
+            rest = bytes(view[pos:])
+        if final:
+            out.append(self._seal(rest, last=True))
+            self._pending = bytearray()
+        else:
+            self._pending = bytearray(rest)
+        return out
 
 
 def encrypt_iter(

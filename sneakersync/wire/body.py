@@ -97,7 +97,8 @@ def encode(body: Body) -> bytes:
     parts = [canonical.dumpb(meta)]
     for s in body.segments:
         parts.extend(s.changes)
-    return b"\n".join(parts) + b"\n"
+    parts.append(b"")  # the final LF, without copying the whole body a second time
+    return b"\n".join(parts)
 
 
 def _req(obj: dict[str, Any], key: str, typ: type | tuple[type, ...]) -> Any:

@@ -93,8 +93,8 @@ def seal(*, sign_secret: bytes, sign_public: bytes, header_hash: bytes, body: by
     fixed = struct.pack(_FMT, MAGIC, sign_public, header_hash, len(compressed), len(body),
                         crypto.sha256(compressed), flags)
     sig = crypto.sign(sign_secret, SIG_DOMAIN + fixed)
-    out = fixed + sig + compressed
-    return out + b"\x00" * _pad_len(len(out), pad_to)
+    pad = b"\x00" * _pad_len(FIXED_LEN + len(compressed), pad_to)
+    return b"".join((fixed, sig, compressed, pad))
 
 
 def parse(data: bytes) -> Envelope:

@@ -31,7 +31,7 @@ def seal(keys: DeviceKeys, recipients: Sequence[bytes], body: bytes, *,
     sealed = envelope.seal(sign_secret=keys.sign_secret, sign_public=keys.sign_public,
                            header_hash=crypto.sha256(enc.header.raw), body=body, level=level,
                            pad_to=pad_to, dictionary=dictionary)
-    return enc.update(sealed) + enc.finish()
+    return enc.finish(sealed)
 
 
 @dataclass
