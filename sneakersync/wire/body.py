@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
 from sneakersync.wire import canonical
+from sneakersync.wire.canonical_check import CanonicalReader
 from sneakersync.wire import crypto
 from sneakersync.wire import merkle
 from sneakersync.errors import AuthError, BodyError, CardError, UsageError
@@ -199,19 +200,84 @@ def change_line(counter: int, data_json: str, rid: str, collection: str, origin:
 
 
 def parse_changes(lines: Sequence[bytes], origin: str, first: int, last: int) -> list[Version]:
-    """Parse a segment's change lines in one JSON pass, then check each strictly.
+    """Parse a segment's change lines, each strictly (as :func:`parse_change` decides).
 
-    Each line's canonical re-encoding must equal its bytes, so no line boundary
-    can be moved by the batch parse.
+    Each line is parsed once and proven canonical without re-encoding it
+    (:mod:`sneakersync.wire.canonical_check`); a line that check cannot prove
+    (not canonical, or a rare form it leaves undecided) goes through
+    :func:`parse_change`, which decides and words the error.
     """
-    objs: Any = None
     try:
-        objs = canonical.loads(b"[" + b",".join(lines) + b"]")
-    except (ValueError, UnicodeDecodeError, RecursionError):
-        objs = None
-    if not isinstance(objs, list) or len(objs) != len(lines):
+        joined = b"\n".join(lines).decode("utf-8")
+    except UnicodeDecodeError:
+        joined = None
+    texts = joined.split("\n") if joined is not None else []
+    if len(texts) != len(lines):  # not UTF-8 (or a line holding LF): line by line
         return [parse_change(raw, origin, first, last) for raw in lines]
-    return [parse_change(raw, origin, first, last, obj) for raw, obj in zip(lines, objs)]
+    read = CanonicalReader().read
+    out = []
+    for raw, text in zip(lines, texts):
+        got = read(text)
+        v = _proven_change(got, text, origin, first, last) if got is not None else None
+        out.append(v if v is not None else parse_change(raw, origin, first, last))
+    return out
+
+
+_ORDER = ("c", "d", "i", "k", "o", "op", "t", "v")
+_DIGITS16 = re.compile(r"[0-9]{16}")
+
+
+def _proven_change(got: tuple[Any, str], text: str, origin: str, first: int,
+                   last: int) -> Version | None:
+    """The change in ``text``, proven canonical (``got``: the value and the text
+    outside strings), when it passes every other check of :func:`parse_change`;
+    None when :func:`parse_change` must decide."""
+    obj, structure = got
+    # canonical: the keys are in ascending order, so this is parse_change's key-set test
+    if type(obj) is not dict or tuple(obj) != _ORDER:
+        return None
+    c, d, i, k, o, op, t, v = obj.values()
+    if o != origin or type(c) is not int or not first <= c <= last:
+        return None
+    if op == "put":
+        if type(d) is not dict:
+            return None
+    elif op != "del" or d is not None:
+        return None
+    if (type(k) is not str or not _COLLECTION.fullmatch(k) or type(i) is not str
+            or not 0 < len(i) <= 200 or ("\\" in text and _CONTROL.search(i))):
+        return None  # (a control character in i is escaped, so needs a backslash)
+    if type(t) is not int or not 0 <= t <= MAX_TIME:
+        return None
+    if type(v) is not dict or o in v:
+        return None
+    for dev, n in v.items():
+        if not _DEVICE_ID.fullmatch(dev) or type(n) is not int or not 0 < n <= MAX_COUNTER:
+            return None
+    data_json = None
+    if d is not None:
+        # deeper than MAX_DEPTH needs that many brackets, an integer beyond MAX_INT
+        # 16 digits, all outside strings
+        if (structure.count("{") + structure.count("[") > MAX_DEPTH
+                or _DIGITS16.search(structure)):
+            try:
+                check_data(d)
+            except BodyError:
+                return None
+        # canonical text: the data is the exact slice between '"d":' and ',"i":' (no
+        # string can hold ',"i":' as its quote would be escaped, and nothing after the
+        # record id holds it)
+        data_json = text[10 + len(str(c)):text.rfind(',"i":')]
+    if v:
+        full_vv = dict(v)
+        full_vv[o] = c
+        full_vv = dict(sorted(full_vv.items()))
+        vv_json = canonical.dumps_counts(full_vv)
+    else:
+        full_vv = {o: c}
+        vv_json = "{" + encode_basestring(o) + ":" + str(c) + "}"
+    return Version(origin=o, counter=c, op=op, data=d, vv=full_vv, ts=t, collection=k, rid=i,
+                   data_json=data_json, vv_json=vv_json)
 
 
 def parse_change(raw: bytes, origin: str, first: int, last: int, obj: Any = None) -> Version:

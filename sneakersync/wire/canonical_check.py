@@ -1,0 +1,114 @@
+"""Proving that a JSON text is canonical without re-encoding it (sans-I/O).
+
+The canonical form is defined in ``formats/README.md`` section 3.  Re-encoding
+the parsed value and comparing bytes decides it exactly, but costs as much as
+the parse.  :class:`CanonicalReader` instead checks, during and after the one
+parse it needs anyway, the few ways a valid JSON text can differ from the
+canonical encoding of the value it denotes:
+
+- white space between tokens: the text outside strings holds none;
+- object members: each object's keys come in strictly ascending code point
+  order (no duplicates: the members in the text, counted as the ``:`` outside
+  strings, equal the members parsed);
+- numbers: an integer token is canonical except ``-0``; a non-integer token must
+  be exactly ``repr()`` of its double (which also refuses ``1e400``), and ``NaN``
+  and infinities are refused;
+- strings: the text is already decoded strictly as UTF-8 by the caller; the only
+  escapes accepted are the short ones the canonical form uses (``\\"``, ``\\\\``,
+  ``\\b \\f \\n \\r \\t``), so ``\\/``, ``\\u00e9`` and surrogate escapes are refused.
+
+The reader is *sound*: what it accepts is canonical.  It is deliberately not
+complete: a text with a ``\\u`` escape (canonical only for the rare control
+characters without a short form) is left undecided, and so is every text it
+cannot prove.  A caller falls back to the exact re-encoding check for those
+(``None``), which then decides and words the error.  ``tests/test_canonical_check.py``
+checks both directions against the re-encoding check.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+# an integer token -0 (canonical: 0); -0.5, -0e1 and 1e-05 are floats, checked on their own
+_NEG_ZERO_INT = re.compile(r"(?<![eE])-0(?![.eE0-9])")
+_SHORT_ESCAPES = ('\\"', "\\b", "\\f", "\\n", "\\r", "\\t")
+
+
+class _NotCanonical(Exception):
+    """Raised inside the parse to stop at the first non-canonical token or object."""
+
+
+def _float(token: str) -> float:
+    value = float(token)
+    if repr(value) != token:  # also 1e400 (inf) and 1E2, 1.50, 1e5 ...
+        raise _NotCanonical
+    return value
+
+
+def _constant(token: str) -> Any:
+    raise _NotCanonical
+
+
+class CanonicalReader:
+    """Parses JSON texts one at a time and proves each canonical.
+
+    Keeps a count between the parse and the check, so one reader serves one
+    thread (make one per batch of texts; making one costs a few microseconds).
+    """
+
+    def __init__(self) -> None:
+        self._members = 0
+
+        def on_object(obj: dict[str, Any]) -> dict[str, Any]:
+            n = len(obj)
+            if n > 1:
+                keys = [*obj]
+                if keys != sorted(keys):
+                    raise _NotCanonical
+            self._members += n
+            return obj
+
+        decoder = json.JSONDecoder(object_hook=on_object, parse_float=_float,
+                                   parse_constant=_constant)
+        self._scan = decoder.raw_decode
+
+    def read(self, text: str) -> tuple[Any, str] | None:
+        """``(value, structure)`` when ``text`` is canonical JSON, else None (not
+        canonical, not JSON, or a form this check leaves to re-encoding).  ``text``
+        must come from strict UTF-8 decoding (so it holds no lone surrogate).
+        ``structure`` is the text outside strings: callers use it for cheap,
+        exact pre-checks of numbers and nesting (no string content is in it)."""
+        self._members = 0
+        try:
+            value, end = self._scan(text)
+        except (ValueError, RecursionError, _NotCanonical):
+            return None
+        if end != len(text):
+            return None
+        structure = _structure(text)
+        if structure is None or structure.count(":") != self._members:
+            return None  # (fewer members parsed than written: a duplicate key collapsed)
+        return value, structure
+
+
+def _structure(text: str) -> str | None:
+    """The text outside strings of parsed JSON, if it has only the canonical short
+    escapes, no white space and no integer ``-0``; else None."""
+    if "\\" in text:
+        # drop escaped backslashes first (left to right, as a parser pairs them); then
+        # every backslash left starts an escape, and only the short ones are proven
+        rest = text.replace("\\\\", "")
+        if rest.count("\\") != sum(rest.count(e) for e in _SHORT_ESCAPES):
+            return None
+        rest = rest.replace('\\"', "")
+    else:
+        rest = text
+    # the text parsed, so after the escapes above every " opens or closes a string
+    structure = "".join(rest.split('"')[0::2])
+    if " " in structure or "\t" in structure or "\r" in structure or "\n" in structure:
+        return None
+    if "-0" in structure and _NEG_ZERO_INT.search(structure):
+        return None
+    return structure
