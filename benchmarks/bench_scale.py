@@ -120,7 +120,118 @@ def _step(step: str, work: Path, n: int) -> dict[str, Any]:
         s.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         s.close()
         return {"store_bytes": os.path.getsize(b.store_path)}
+    if step == "srv_prep":
+        # a server enrolls device A; A (which forgets peer B: only the server is left to
+        # confirm its changes, for the settle step) writes its split export to a stick
+        from sneakersync.media.drive import Drive
+        from sneakersync.server.backends import open_server_db
+        from sneakersync.server.enroll import enroll
+        from sneakersync.server.setup import use_server
+        from sneakersync.store import home as home_mod
+        from sneakersync.store import peers
+        from sneakersync.sync.engine import build_exports
+        from sneakersync.wire.identity import KIND_SERVER
+
+        srv = home_mod.create(work / f"srv{n}", "Server", kind=KIND_SERVER)
+        with open_server_db(srv).session() as ss:
+            enroll(srv, ss, home_mod.load(work / f"a{n}").card.encode())
+        shutil.copytree(srv.path, work / f"srvh{n}")  # the same server, fresh, for HTTP
+        a = home_mod.load(work / f"a{n}")
+        s = a.open_store()
+        b = home_mod.load(work / "b")
+        peers.remove(s, b.device_id)
+        dest = use_server(s, srv.card.encode())
+        (work / f"stick{n}").mkdir()
+        drive = Drive(work / f"stick{n}", create=True)
+        parts = 0
+        for out in build_exports(a, s, [dest], pad_to=0):
+            drive.write_packet(out.data)
+            out.commit(s)
+            parts += 1
+        s.close()
+        return {"packets": parts}
+    if step == "ingest":
+        from sneakersync.server.backends import open_server_db
+        from sneakersync.server.ingest import ingest_drive
+        from sneakersync.store import home as home_mod
+
+        srv = home_mod.load(work / f"srv{n}")
+        with open_server_db(srv).session() as ss:
+            rep = ingest_drive(srv, ss, work / f"stick{n}")
+            assert rep.changes_stored == n and rep.receipts_written == 1, rep.as_json()
+            ss.core.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return {"packets": rep.stored, "store_bytes": os.path.getsize(srv.store_path)}
+    if step == "upload":
+        # the same packets POSTed to `server serve` (uvicorn, loopback) in a process of its
+        # own: its peak RSS and CPU are read from RUSAGE_CHILDREN once it has exited
+        import signal
+        import socket
+
+        import httpx
+
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        code = ("import sys; from pathlib import Path; from sneakersync.store import home; "
+                "from sneakersync.server.app import serve; "
+                f"serve(home.load(Path(sys.argv[1])), port={port})")
+        proc = subprocess.Popen([sys.executable, "-c", code, str(work / f"srvh{n}")])
+        try:
+            url = f"http://127.0.0.1:{port}"
+            with httpx.Client(timeout=600) as client:
+                for _ in range(600):
+                    try:
+                        client.get(url + "/v1/status")
+                        break
+                    except httpx.TransportError:
+                        time.sleep(0.05)
+                t0 = time.perf_counter()
+                stored = 0
+                for f in sorted((work / f"stick{n}" / "sneakersync" / "v1" / "packets").iterdir()):
+                    r = client.post(url + "/v1/packets", content=f.read_bytes(),
+                                    headers={"Content-Type": "application/octet-stream"})
+                    assert r.status_code == 200, r.text
+                    stored += int(r.headers["X-Sneakersync-Changes"])
+                wall = time.perf_counter() - t0
+            assert stored == n, stored
+        finally:
+            proc.send_signal(signal.SIGINT)
+            proc.wait(60)
+        ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return {"server_wall_s": wall, "server_cpu_s": ru.ru_utime + ru.ru_stime,
+                "server_rss_mb": ru.ru_maxrss / 1024}
+    if step == "settle":
+        # A takes the server's receipt from the stick, then compacts; then prunes what the
+        # receipt covers (retention after-receipt) and compacts again
+        from sneakersync.media.drive import Drive
+        from sneakersync.store import home as home_mod
+        from sneakersync.sync import compact, prune, receipts
+
+        a = home_mod.load(work / f"a{n}")
+        s = a.open_store()
+        got = receipts.import_receipts(a, s, Drive(work / f"stick{n}"))
+        assert got["receipts"] == 1, got
+        before = os.path.getsize(a.store_path)
+        compact.compact(s)
+        s.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        compacted = os.path.getsize(a.store_path)
+        s.conn.execute("VACUUM")
+        vacuumed = os.path.getsize(a.store_path)
+        prune.set_retention(s, "households", "after-receipt")
+        res = prune.prune(a, s)
+        assert res["records"] == n, res
+        s.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        pruned = os.path.getsize(a.store_path)
+        s.close()
+        return {"store_bytes_receipt": before, "store_bytes_compacted": compacted,
+                "store_bytes_vacuumed": vacuumed, "store_bytes_pruned": pruned}
     raise SystemExit(f"unknown step {step}")
+
+
+STEPS = ("insert_all", "load", "zstd_age", "export", "import", "srv_prep", "ingest", "upload",
+         "settle")
+NEEDS = {"export": {"load"}, "import": {"export"}, "zstd_age": set(), "srv_prep": {"load"},
+         "ingest": {"srv_prep"}, "upload": {"srv_prep"}, "settle": {"ingest"}}
 
 
 def child(step: str, work: Path, n: int) -> None:
@@ -141,11 +252,63 @@ def run_step(step: str, work: Path, n: int) -> dict[str, Any]:
     return dict(json.loads(line[7:]))
 
 
+def _ratios(row: dict[str, Any]) -> None:
+    n = row["count"]
+
+    def put(key: str, a: str, b: str, fa: str, fb: str, digits: int = 2) -> None:
+        if a in row and b in row:
+            row[key] = round(row[a][fa] / row[b][fb], digits)
+
+    put("load_vs_insert_all_cpu", "load", "insert_all", "cpu_s", "cpu_s")
+    put("import_vs_insert_all_cpu", "import", "insert_all", "cpu_s", "cpu_s")
+    put("export_vs_zstd_age_wall", "export", "zstd_age", "wall_s", "wall_s")
+    put("ingest_vs_insert_all_cpu", "ingest", "insert_all", "cpu_s", "cpu_s")
+    for key, step, field in (("store_bytes_per_record", "load", "store_bytes"),
+                             ("insert_all_bytes_per_record", "insert_all", "store_bytes"),
+                             ("server_bytes_per_record", "ingest", "store_bytes"),
+                             ("compacted_bytes_per_record", "settle", "store_bytes_vacuumed"),
+                             ("pruned_bytes_per_record", "settle", "store_bytes_pruned")):
+        if step in row:
+            row[key] = round(row[step][field] / n)
+
+
+def _summary(r: dict[str, Any]) -> str:
+    n = r["count"]
+    us = lambda step: f"{r[step]['wall_s'] / n * 1e6:.0f} us/rec"  # noqa: E731
+    parts = []
+    if "load" in r:
+        parts.append(f"load {us('load')} {r['load']['rss_mb']:.0f} MB")
+    if "export" in r:
+        parts.append(f"export {r['export']['rss_mb']:.0f} MB")
+    if "import" in r:
+        parts.append(f"import {us('import')} {r['import']['rss_mb']:.0f} MB")
+    if "ingest" in r:
+        parts.append(f"ingest {us('ingest')} {r['ingest']['rss_mb']:.0f} MB")
+    if "upload" in r:
+        parts.append(f"upload {r['upload']['server_wall_s'] / n * 1e6:.0f} us/rec "
+                     f"{r['upload']['server_rss_mb']:.0f} MB")
+    for key, label in (("import_vs_insert_all_cpu", "import/insert_all cpu"),
+                       ("export_vs_zstd_age_wall", "export/zstd|age"),
+                       ("ingest_vs_insert_all_cpu", "ingest/insert_all cpu")):
+        if key in r:
+            parts.append(f"{label} {r[key]}x")
+    if "store_bytes_per_record" in r:
+        parts.append(f"{r['store_bytes_per_record']} B/rec"
+                     + (f" (insert_all {r['insert_all_bytes_per_record']})"
+                        if "insert_all_bytes_per_record" in r else ""))
+    if "compacted_bytes_per_record" in r:
+        parts.append(f"settled {r['compacted_bytes_per_record']} B/rec, pruned "
+                     f"{r['pruned_bytes_per_record']} B/rec")
+    return "; ".join(parts)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--counts", default="10000,100000")
     ap.add_argument("--child")
     ap.add_argument("--work")
+    ap.add_argument("--steps", default=",".join(STEPS),
+                    help="a subset of the steps (those a later step needs run anyway)")
     args = ap.parse_args()
     counts = [int(x) for x in args.counts.split(",")]
     if args.child:
@@ -154,6 +317,12 @@ def main() -> None:
     from sneakersync.demo import fielddata
     from sneakersync.store import home as home_mod
 
+    wanted = set(args.steps.split(","))
+    while True:
+        more = set().union(*(NEEDS.get(x, set()) for x in wanted)) - wanted
+        if not more:
+            break
+        wanted |= more
     work = Path(tempfile.mkdtemp(prefix="snk-bench-scale-"))
     results: list[dict[str, Any]] = []
     try:
@@ -161,26 +330,19 @@ def main() -> None:
         for n in counts:
             fielddata.write_jsonl(work / f"src{n}.jsonl", "households", n, seed=42)
             row: dict[str, Any] = {"count": n, "ndjson_bytes": (work / f"src{n}.jsonl").stat().st_size}
-            for step in ("insert_all", "load", "zstd_age", "export", "import"):
+            for step in [x for x in STEPS if x in wanted]:
                 row[step] = run_step(step, work, n)
                 print(f"{n:>9,} {step:<10} {json.dumps(row[step])}", flush=True)
-            row["load_vs_insert_all_cpu"] = round(row["load"]["cpu_s"] / row["insert_all"]["cpu_s"], 2)
-            row["import_vs_insert_all_cpu"] = round(row["import"]["cpu_s"] / row["insert_all"]["cpu_s"], 2)
-            row["export_vs_zstd_age_wall"] = round(row["export"]["wall_s"] / row["zstd_age"]["wall_s"], 2)
-            row["store_bytes_per_record"] = round(row["load"]["store_bytes"] / n)
-            row["insert_all_bytes_per_record"] = round(row["insert_all"]["store_bytes"] / n)
+            _ratios(row)
             results.append(row)
             for f in work.glob(f"*{n}*"):
                 if f.is_dir():
                     shutil.rmtree(f, ignore_errors=True)
                 else:
                     f.unlink()
-        table([(f"{r['count']:,}", f"load {r['load']['wall_s'] / r['count'] * 1e6:.0f} us/rec "
-                f"{r['load']['rss_mb']:.0f} MB; export {r['export']['rss_mb']:.0f} MB; import "
-                f"{r['import']['wall_s'] / r['count'] * 1e6:.0f} us/rec {r['import']['rss_mb']:.0f} MB;"
-                f" import/insert_all cpu {r['import_vs_insert_all_cpu']}x; export/zstd|age "
-                f"{r['export_vs_zstd_age_wall']}x; {r['store_bytes_per_record']} B/rec") for r in results])
-        save("scale", {"results": results, "loadavg": os.getloadavg()[0]})
+        table([(f"{r['count']:,}", _summary(r)) for r in results])
+        if wanted == set(STEPS):  # a partial run does not replace the results file
+            save("scale", {"results": results, "loadavg": os.getloadavg()[0]})
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -29,12 +29,18 @@ from sneakersync.store.records import ApplyStats, Store
 from sneakersync.store import revocations as revocation_store
 from sneakersync.sync.engine import Ranges, mark, record_knowledge, seen_status, subtract
 from sneakersync.sync.engine import adopt_policies, apply_segments, explicit_policies, no_cyclic_gc
-from sneakersync.sync.engine import open_incoming, origin_keys
+from sneakersync.sync.engine import MAX_PACKET_CHANGES, open_incoming, origin_keys
 from sneakersync.store import peers as peers_mod
 from sneakersync.server import enroll
 from sneakersync.server.store import ServerStore
 
-MAX_PACKET_BODY = 1 << 30
+# What the server takes in one packet, so that the memory of an ingest is bounded by
+# these and not by what a sender chose (formats/server-http-v1.md, "Limits"): the
+# uncompressed body (checked against the signed length before decompression) and the
+# changes (checked against the segment counts of the meta line before any change line
+# is parsed).  A sneakersync writer cuts exports into parts of MAX_PACKET_CHANGES.
+MAX_PACKET_BODY = 32 << 20
+MAX_INGEST_CHANGES = MAX_PACKET_CHANGES
 
 
 @dataclass
@@ -195,7 +201,8 @@ def _may_store(store: Any, origin: str, once: str | None) -> bool:
 def _ingest(home: Home, sstore: ServerStore, data: bytes, pid: str, via: str,
             max_body: int, gate: SenderGate, once: str | None) -> Outcome:
     store = sstore.core
-    inc = open_incoming(home, store, data, max_body=max_body, accept=gate)
+    inc = open_incoming(home, store, data, max_body=max_body, accept=gate,
+                        max_changes=MAX_INGEST_CHANGES)
     b = inc.body
     card_text = inc.sender_card_text
     name = inc.signer.name if inc.signer is not None else (inc.card.name if inc.card else "")

@@ -73,6 +73,7 @@ MIGRATIONS: list[tuple[int, list[str], Callable[[Store], None] | None]] = [
             peaks BLOB NOT NULL, PRIMARY KEY (origin, lo, hi))"""], None),
 ]
 KEEP_ROOTS = 8  # per (origin, first counter): the newest few Merkle frontiers
+HASH_WINDOW = 20_000  # change hashes read per query while a receipt root is computed
 SERVER_SCHEMA = MIGRATIONS[-1][0]
 
 
@@ -86,6 +87,14 @@ def _push_peak(peaks: Peaks, leaf: bytes) -> Peaks:
         (n, left), (_, right) = peaks[-2], peaks[-1]
         peaks[-2:] = [(2 * n, merkle.node_hash(left, right))]
     return peaks
+
+
+def _fold_peaks(peaks: Peaks) -> bytes:
+    """The root of an RFC 6962 frontier: its peaks hashed together from the right."""
+    acc = peaks[-1][1]
+    for _, h in reversed(peaks[:-1]):
+        acc = merkle.node_hash(h, acc)
+    return acc
 
 
 def _pack_peaks(peaks: Peaks) -> bytes:
@@ -282,36 +291,46 @@ class SqliteServerStore:
         return peer_knowledge(self.core, device_id)
 
     def hashes(self, origin: str, ranges: Ranges) -> list[bytes]:
-        out: list[bytes] = []
+        return list(self.iter_hashes(origin, ranges))
+
+    def iter_hashes(self, origin: str, ranges: Ranges) -> Iterator[bytes]:
+        """The change hashes of ``ranges`` in counter order, read HASH_WINDOW counters at a
+        time: memory stays bounded however many changes a receipt covers (a driver may
+        fetch a whole result before the first row)."""
+        c = self.core.conn
         for lo, hi in ranges:
-            out.extend(bytes(h) for (h,) in self.core.conn.execute(
-                "SELECT hash FROM changes WHERE origin=? AND counter BETWEEN ? AND ? "
-                "ORDER BY counter", (origin, lo, hi)))
-        return out
+            for start in range(lo, hi + 1, HASH_WINDOW):
+                end = min(hi, start + HASH_WINDOW - 1)
+                for (h,) in c.execute("SELECT hash FROM changes WHERE origin=? AND counter "
+                                      "BETWEEN ? AND ? ORDER BY counter", (origin, start, end)):
+                    yield bytes(h)
 
     def root(self, origin: str, ranges: Ranges) -> bytes:
-        """Merkle root over the hashes of ``ranges`` (as ``merkle.root(self.hashes(...))``).
+        """Merkle root over the hashes of ``ranges`` (as ``merkle.root(self.hashes(...))``),
+        folded into a frontier as the hashes stream in (a few dozen hashes in memory).
 
         For one range ``[lo, hi]`` it starts from the frontier kept for the longest
         ``[lo, h]`` with ``h <= hi`` and hashes in only the changes ``h+1..hi``: a device's
         next receipt costs what it delivered since, not everything it ever delivered.
         """
         if len(ranges) != 1:
-            return merkle.root(self.hashes(origin, ranges))
+            peaks: Peaks = []
+            for h in self.iter_hashes(origin, ranges):
+                peaks = _push_peak(peaks, h)
+            if not peaks:
+                return merkle.root([])
+            return _fold_peaks(peaks)
         lo, hi = ranges[0]
         c = self.core.conn
         row = c.execute("SELECT hi, peaks FROM srv_roots WHERE origin=? AND lo=? AND hi<=? "
                         "ORDER BY hi DESC LIMIT 1", (origin, lo, hi)).fetchone()
         done, peaks = (lo - 1, []) if row is None else (int(row[0]), _unpack_peaks(bytes(row[1])))
         if done < hi:
-            for h in self.hashes(origin, [[done + 1, hi]]):
+            for h in self.iter_hashes(origin, [[done + 1, hi]]):
                 peaks = _push_peak(peaks, h)
             # kept with the receipt it was made for (one commit: see record_issued)
             self._new_roots.append((origin, lo, hi, _pack_peaks(peaks)))
-        acc = peaks[-1][1]
-        for _, h in reversed(peaks[:-1]):
-            acc = merkle.node_hash(h, acc)
-        return acc
+        return _fold_peaks(peaks)
 
     # --- receipts issued --------------------------------------------------------------
 

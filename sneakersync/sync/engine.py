@@ -557,7 +557,8 @@ SenderPolicy = Callable[[Peer | None, bytes], None]
 
 
 def open_incoming(home: Home, store: Store, data: bytes, *, max_body: int,
-                  accept: SenderPolicy | None = None) -> Incoming:
+                  accept: SenderPolicy | None = None,
+                  max_changes: int | None = None) -> Incoming:
     """Decrypt, verify the envelope and check the body names its signer and us.
 
     Raises for a revoked signer, a body that disagrees with its signature, an
@@ -565,6 +566,7 @@ def open_incoming(home: Home, store: Store, data: bytes, *, max_body: int,
     ``accept(peer or None, signing key)`` decides on the sender once the envelope
     signature and header binding verify and *before* any byte of the body is
     hashed or decompressed (it raises to refuse or hold the packet).
+    ``max_changes``: refuse a body with more changes (checked before any is parsed).
     """
     def accept_sender(sign_pub: bytes) -> None:
         p = peers_mod.by_sign_key(store, sign_pub)
@@ -575,7 +577,8 @@ def open_incoming(home: Home, store: Store, data: bytes, *, max_body: int,
 
     opened = packet.open_packet(data, home.keys.enc_secret, accept_sender=accept_sender,
                                 max_body=max_body)
-    b = body_mod.decode(opened.body)
+    b = (body_mod.decode(opened.body) if max_changes is None
+         else body_mod.decode(opened.body, max_changes=max_changes))
     signer = peers_mod.by_sign_key(store, opened.envelope.sender_sign_public)
     card = body_mod.card_for(b, b.sender)
     if signer is not None:

@@ -130,13 +130,16 @@ def _ranges(value: Any) -> list[list[int]]:
 
 
 def decode(data: bytes, *, max_changes: int = 50_000_000) -> Body:
-    """Parse and structurally check a body (no signatures checked here)."""
+    """Parse and structurally check a body (no signatures checked here).
+
+    ``max_changes`` is checked against the segment counts of the meta line before any
+    change line is split off (a reader's bound on one packet, formats/packet-v1.md).
+    """
     if not data.endswith(b"\n"):
         raise BodyError("body must end with a newline")
-    lines = data[:-1].split(b"\n")
     try:
         # strict UTF-8 (json.loads would take a BOM or UTF-16/32 bytes as well)
-        meta = canonical.loads_strict(lines[0].decode("utf-8"))
+        meta = canonical.loads_strict(data[:data.index(b"\n")].decode("utf-8"))
     except (ValueError, UnicodeDecodeError) as exc:
         raise BodyError("body meta line is not JSON") from exc
     if not isinstance(meta, dict) or meta.get("type") != BODY_TYPE:
@@ -178,7 +181,13 @@ def decode(data: bytes, *, max_changes: int = 50_000_000) -> Body:
         segments.append(Segment(origin, first, last, _hex(_req(s, "r", str), 32, "segment root"),
                                 _hex(_req(s, "s", str), 64, "segment signature"), proof))
         total += n
-    if total > max_changes or total != len(lines) - 1:
+    if total > max_changes:  # before any change line is split off or parsed
+        raise BodyError(f"body carries {total} changes; at most {max_changes} are taken "
+                        "in one packet")
+    # at most total + 2 pieces whatever the body holds: the meta line, the change lines
+    # and what follows the last newline (nothing)
+    lines = data.split(b"\n", total + 1)
+    if len(lines) != total + 2 or lines[-1]:
         raise BodyError("body change lines do not match the segment counts")
     pos = 1
     for seg, s in zip(segments, segs_raw):
