@@ -14,6 +14,7 @@ something that is not durably stored.
 
 from __future__ import annotations
 
+import gc
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -41,6 +42,7 @@ from sneakersync.server.store import ServerStore
 # is parsed).  A sneakersync writer cuts exports into parts of MAX_PACKET_CHANGES.
 MAX_PACKET_BODY = 32 << 20
 MAX_INGEST_CHANGES = MAX_PACKET_CHANGES
+COLLECT_AFTER = 256 << 10  # packets of at least this many bytes: a full collection after
 
 
 @dataclass
@@ -164,7 +166,15 @@ def ingest_packet(home: Home, sstore: ServerStore, data: bytes, *, via: str = "d
 
     try:
         with no_cyclic_gc():
-            out = _ingest(home, sstore, data, pid, via, max_body, gate, allow_once)
+            try:
+                out = _ingest(home, sstore, data, pid, via, max_body, gate, allow_once)
+            finally:
+                if len(data) >= COLLECT_AFTER:
+                    # a packet's parse leaves a few reference cycles that hold its
+                    # per-change maps (e.g. a recursive closure of the Merkle check);
+                    # freed now, not at the collector's next full pass many packets on
+                    # (measured: RSS grew 1.6 MB a packet of 10,000 changes, 0.3 with this)
+                    gc.collect()
     except NoMatchError:
         with store.transaction():
             mark(store, pid, "not_for_me")
