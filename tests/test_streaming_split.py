@@ -70,3 +70,47 @@ def test_a_failing_part_fails_the_export(make_device: Any) -> None:
     assert p is not None
     with pytest.raises(UsageError, match="padding bucket"):
         build_exports(a.home, a.store, [p], max_changes=10, pad_to=(1 << 20) + 1)
+
+
+def test_the_two_column_read_gives_the_same_packets_as_the_general_one(
+        make_device: Any, monkeypatch: Any) -> None:
+    """Own changes held whole are read as (raw, hash) only; where some are pruned
+    (bytes gone, hash kept) or the peer already knows a stretch, the general read
+    runs. Both give byte-identical packets, which import."""
+    from conftest import det_rng
+    from sneakersync.sync import engine
+
+    a, b = make_device("a"), make_device("b")
+    befriend(a, b)
+    a.store.write_many("hh", [(f"r{i}", {"i": i}) for i in range(40)])
+    p = peers.by_id(a.store, b.id)
+    assert p is not None
+
+    real = engine._fetch_whole
+
+    def both(**kw: Any) -> tuple[list[bytes], list[bytes], int]:
+        calls = []
+
+        def spy(*args: Any) -> Any:
+            got = real(*args)
+            calls.append(got is not None)
+            return got
+        monkeypatch.setattr(engine, "_fetch_whole", spy)
+        fast = [o.data for o in build_exports(a.home, a.store, [p], rng=det_rng(3), now=1, **kw)]
+        monkeypatch.setattr(engine, "_fetch_whole", lambda *args: None)
+        general = [o.data for o in build_exports(a.home, a.store, [p], rng=det_rng(3), now=1,
+                                                 **kw)]
+        return fast, general, sum(calls)
+
+    fast, general, used = both(max_changes=15)  # three parts, each whole
+    assert fast == general and used == 3
+    # b already holds 11..20 (its acknowledgement), so a's segment over 1..40 needs a proof
+    engine.record_knowledge(a.store, b.id, "acked", {a.id: [[11, 20]]})
+    fast, general, used = both()
+    assert fast == general and used == 1
+    a.store.conn.execute("UPDATE changes SET raw=x'' WHERE origin=? AND counter BETWEEN 5 AND 7",
+                         (a.id,))  # pruned: hash kept, bytes gone
+    fast, general, used = both(full=True)
+    assert fast == general and used == 0
+    rep = recv(b, fast[0])
+    assert rep.imported == 1 and not rep.rejected and rep.changes_applied == 40 - 3

@@ -184,22 +184,28 @@ def build_export(home: Home, store: Store, recipients: Sequence[Peer], *,
     total = 0
     origins_cards: dict[str, str] = {}
     for origin in sorted(wanted):
-        held_rows = _fetch(store, origin, wanted[origin], collection=selector is not None)
-        rows = [r for r in held_rows if r[2]]  # pruned changes keep their hash, not their bytes
-        if selector is not None:
-            rows = [r for r in rows if all(selector(p, r[1], r[2]) for p in recipients)]
-        if not rows:
-            continue
-        counters = [r[0] for r in rows]
-        if origin == store.device_id:
-            segments.extend(_own_segment(home, store, counters, [r[2] for r in rows],
-                                         _span_hashes(held_rows, counters[0], counters[-1])))
+        whole = (_fetch_whole(store, origin, wanted[origin])
+                 if origin == store.device_id and selector is None else None)
+        if whole is not None:  # the common case, read with two columns a row
+            counters, raws, span = whole
+            segments.extend(_own_segment(home, store, counters, raws, span))
         else:
-            segments.extend(_relayed_segments(store, origin, rows))
+            held_rows = _fetch(store, origin, wanted[origin], collection=selector is not None)
+            rows = [r for r in held_rows if r[2]]  # pruned: their hash counts, not their bytes
+            if selector is not None:
+                rows = [r for r in rows if all(selector(p, r[1], r[2]) for p in recipients)]
+            if not rows:
+                continue
+            counters = [r[0] for r in rows]
+            if origin == store.device_id:
+                segments.extend(_own_segment(home, store, counters, [r[2] for r in rows],
+                                             _span_hashes(held_rows, counters[0], counters[-1])))
+            else:
+                segments.extend(_relayed_segments(store, origin, rows))
         card = _card_of(store, origin, home)
         if card:
             origins_cards[origin] = card
-        total += len(rows)
+        total += len(counters)
         mine = runs(counters)  # only what went into this packet
         for p in recipients:
             need = intersect(mine, per_peer[p.device_id].get(origin, []))
@@ -295,12 +301,13 @@ def build_exports(home: Home, store: Store, recipients: Sequence[Peer], *,
     groups = ([list(recipients)] if selector is not None or not use_rules
               else selection.group_recipients(store, recipients))
     out = []
-    for group in groups:
-        for part in _parts(store, group, bool(kw.get("full")), max_changes):
-            o = build_export(home, store, group, selector=selector, use_rules=use_rules,
-                             only=part, **kw)
-            if o is not None:
-                out.append(o)
+    with no_cyclic_gc():  # rows of the change log, no cycles among them
+        for group in groups:
+            for part in _parts(store, group, bool(kw.get("full")), max_changes):
+                o = build_export(home, store, group, selector=selector, use_rules=use_rules,
+                                 only=part, **kw)
+                if o is not None:
+                    out.append(o)
     return out
 
 
@@ -332,6 +339,32 @@ def _fetch(store: Store, origin: str, ranges: Ranges, *, collection: bool = True
             f"SELECT {cols} FROM changes WHERE origin=? AND counter BETWEEN ? AND ? "
             "ORDER BY counter", (origin, lo, hi)).fetchall()
     return rows
+
+
+def _fetch_whole(store: Store, origin: str, ranges: Ranges
+                 ) -> tuple[list[int], list[bytes], list[bytes] | None] | None:
+    """``(counters, raws, span)`` when every counter of ``ranges`` is held with its
+    bytes (nothing pruned or compacted there; None otherwise): only ``raw`` and
+    ``hash`` are read, the counters follow from the ranges. ``span`` holds the leaf
+    hashes from the first to the last counter when ``ranges`` is one range."""
+    raws: list[bytes] = []
+    hashes: list[bytes] = []
+    counters: list[int] = []
+    for lo, hi in ranges:
+        rows = store.conn.execute(
+            "SELECT raw, hash FROM changes WHERE origin=? AND counter BETWEEN ? AND ? "
+            "ORDER BY counter", (origin, lo, hi)).fetchall()
+        if len(rows) != hi - lo + 1:
+            return None  # compacted counters inside: no row for them
+        got, leaf = zip(*rows)
+        if not all(got):
+            return None  # pruned changes inside: held as a hash only
+        raws += got
+        hashes += leaf
+        counters += range(lo, hi + 1)
+    if not counters:
+        return None
+    return counters, raws, hashes if len(ranges) == 1 else None
 
 
 def _span_hashes(held_rows: Sequence[Row], first: int, last: int) -> list[bytes] | None:
