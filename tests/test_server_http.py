@@ -67,6 +67,23 @@ def test_push_stores_and_returns_receipt(live) -> None:
     assert srv.sstore.totals()["changes"] == 12
 
 
+def test_push_of_more_than_one_packet_goes_in_parts(live, monkeypatch) -> None:
+    """The server takes at most 10,000 changes a packet (server-http-v1 §2.1): push sends
+    a split export part by part, each stored and remembered, and applies the last receipt."""
+    import sneakersync.media.http as client
+
+    srv, (a, b), url = live
+    real = client.build_exports
+    monkeypatch.setattr(client, "build_exports",
+                        lambda *args, **kw: real(*args, max_changes=10, **kw))
+    a.store.write_many("c", [(f"r{i}", {"i": i}) for i in range(25)])
+    res = push(a.home, a.store, url)
+    assert res["packets"] == 3 and res["changes"] == 25 and res["status"] == "stored"
+    assert res["receipt"]["status"] == "accepted" and res["receipt"]["seq"] == 25
+    assert srv.sstore.totals()["changes"] == 25 and srv.sstore.totals()["packets"] == 3
+    assert push(a.home, a.store, url)["status"] == "nothing new"
+
+
 def test_tampered_upload_is_rejected_with_layer(live) -> None:
     srv, (a, b), url = live
     a.store.put("c", {"secret": "x"})
@@ -92,13 +109,14 @@ def test_push_reports_refusal(live, monkeypatch) -> None:
     a.store.put("c", {"v": 1})
     import sneakersync.media.http as client
 
-    real = client.build_export
+    real = client.build_exports
 
     def broken(*args, **kw):
-        out = real(*args, **kw)
-        out.data = out.data[:-40] + bytes(40)
-        return out
-    monkeypatch.setattr(client, "build_export", broken)
+        outs = real(*args, **kw)
+        for out in outs:
+            out.data = out.data[:-40] + bytes(40)
+        return outs
+    monkeypatch.setattr(client, "build_exports", broken)
     with pytest.raises(ServerRefused) as ei:
         push(a.home, a.store, url)
     assert "400" in str(ei.value) and ei.value.exit_code == 5
