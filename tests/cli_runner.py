@@ -49,3 +49,20 @@ def ok(home: Path | None, *args: str, **kw: Any) -> Result:
 
 def card(home: Path) -> str:
     return str(ok(home, "whoami", "--json").json()["card"])
+
+
+def edit_apart(a: Path, b: Path, sticks: Path) -> None:
+    """Two paired devices edit households/hh-1 apart (policy manual): ``a`` then holds
+    an open conflict, through two exports on sticks in ``sticks``."""
+    for home in (a, b):
+        ok(home, "collection", "policy", "households", "manual")
+    s1, s2 = sticks / "s1", sticks / "s2"
+    s1.mkdir()
+    s2.mkdir()
+    ok(a, "put", "households", '{"size": 5}', "--id", "hh-1")
+    ok(a, "export", str(s1))
+    ok(b, "import", str(s1))
+    ok(a, "put", "households", '{"size": 6}', "--id", "hh-1")
+    ok(b, "put", "households", '{"size": 7}', "--id", "hh-1")
+    ok(b, "export", str(s2))
+    ok(a, "import", str(s2))

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from cli_runner import card, invoke, ok
+from cli_runner import card, edit_apart, invoke, ok
 
 
 @pytest.fixture
@@ -229,18 +229,7 @@ def test_rejected_packet_is_reported_once_with_its_name_once(tmp_path: Path,
 
 def test_conflicts_show_names_and_status_json(tmp_path: Path, amina: Path) -> None:
     juma = _pair(tmp_path, amina)
-    ok(amina, "collection", "policy", "households", "manual")
-    ok(juma, "collection", "policy", "households", "manual")
-    s1, s2 = tmp_path / "s1", tmp_path / "s2"
-    s1.mkdir()
-    s2.mkdir()
-    ok(amina, "put", "households", '{"size": 5}', "--id", "hh-1")
-    ok(amina, "export", str(s1))
-    ok(juma, "import", str(s1))
-    ok(amina, "put", "households", '{"size": 6}', "--id", "hh-1")
-    ok(juma, "put", "households", '{"size": 7}', "--id", "hh-1")
-    ok(juma, "export", str(s2))
-    ok(amina, "import", str(s2))
+    edit_apart(amina, juma, tmp_path)
     text = ok(amina, "conflicts").out
     assert "Juma tablet" in text and "Amina clinic laptop (this device)" in text
     juma_id = ok(juma, "whoami", "--json").json()["device_id"]

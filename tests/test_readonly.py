@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from cli_runner import card, ok
+from cli_runner import card, edit_apart, ok
 from sneakersync.cli import readonly
 from sneakersync.cli.main import main
 
@@ -66,18 +66,7 @@ def plain(tmp_path: Path) -> Path:
     ok(juma, "init", "--name", "Juma", "--no-passphrase")
     ok(amina, "peer", "add", card(juma))
     ok(juma, "peer", "add", card(amina))
-    for home in (amina, juma):
-        ok(home, "collection", "policy", "households", "manual")
-    s1, s2 = tmp_path / "s1", tmp_path / "s2"
-    s1.mkdir()
-    s2.mkdir()
-    ok(amina, "put", "households", '{"size": 5}', "--id", "hh-1")
-    ok(amina, "export", str(s1))
-    ok(juma, "import", str(s1))
-    ok(amina, "put", "households", '{"size": 6}', "--id", "hh-1")
-    ok(juma, "put", "households", '{"size": 7}', "--id", "hh-1")
-    ok(juma, "export", str(s2))
-    ok(amina, "import", str(s2))
+    edit_apart(amina, juma, tmp_path)
     ok(amina, "put", "shelters", json.dumps({"name": "École Ñandú 避難所", "beds": 40}),
        "--id", "sh-ü")
     ok(amina, "put", "shelters", '{"name": "gone"}', "--id", "sh-2")
