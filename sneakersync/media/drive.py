@@ -217,25 +217,26 @@ class Drive:
                 fs.close(fd)
             fs.utime(tmp, (FIXED_MTIME, FIXED_MTIME))
             fs.replace(tmp, final)
-            _fsync_dir(fs, final.parent)
+            self._hide_times(final.parent, sync=False)
+            _fsync_dir(fs, final.parent)  # the rename and the folder's time, in one sync
         except OSError as exc:
             _silent_unlink(fs, tmp)
             raise _media_error(exc, f"cannot write to {self.mount}") from exc
-        self._hide_times(final.parent)
         if not self._verify(final, name, len(data)):
             _silent_unlink(fs, final)
             raise MediaError(f"read-back check failed for {final.name} on {self.mount}",
                              hints=("the drive may be failing; try another",))
         return final
 
-    def _hide_times(self, *dirs: Path) -> None:
-        """Folder times would tell when a device last wrote: set them to the fixed instant."""
+    def _hide_times(self, *dirs: Path, sync: bool = True) -> None:
+        """Folder times would tell when a device last wrote: set them to the fixed instant
+        (``sync``: and sync ``dirs``; a caller that syncs them itself passes False)."""
         for d in (*dirs, self._dir("tmp"), self.root, self.root.parent):
             try:
                 self.fs.utime(d, (FIXED_MTIME, FIXED_MTIME))
             except OSError:
                 pass  # best effort: a folder time is not worth failing a verified write
-        for d in dirs:
+        for d in dirs if sync else ():
             try:
                 _fsync_dir(self.fs, d)
             except OSError:
