@@ -88,6 +88,21 @@ def lines() -> list[str]:
                 f"store bytes per record vs `insert_all` | **{r['import_vs_insert_all_cpu']}x**; "
                 f"**{r['export_vs_zstd_age_wall']}x**; {r['store_bytes_per_record']:,} B vs "
                 f"{r['insert_all_bytes_per_record']:,} B | ≤ 1.5x at 100k; ≤ 3x |")
+            if "ingest" in r and "upload" in r:
+                up = r["upload"]
+                out.append(
+                    f"| {n:,} records: server ingest from a stick / HTTP upload to `serve` "
+                    f"({r['ingest']['packets']} packets), time per record and peak RSS | "
+                    f"{r['ingest']['wall_s'] / n * 1e6:.0f} / {up['server_wall_s'] / n * 1e6:.0f}"
+                    f" µs; **{r['ingest']['rss_mb']:.0f} / {up['server_rss_mb']:.0f} MB** | "
+                    f"≤ 256 MB at 1M |")
+            if "compacted_bytes_per_record" in r:
+                out.append(
+                    f"| {n:,} records: device store bytes per record after load / after the "
+                    f"server's receipt + compaction / after prune, vs `insert_all` | "
+                    f"{r['store_bytes_per_record']:,} / {r['compacted_bytes_per_record']:,} / "
+                    f"**{r['pruned_bytes_per_record']:,} B** vs "
+                    f"{r['insert_all_bytes_per_record']:,} B | (reported) |")
     if (d := _load("year")):
         m = {x["day"]: x for x in d["marks"]}
         days = sorted(m)
