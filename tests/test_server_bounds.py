@@ -1,5 +1,5 @@
 """What one packet may cost a server: at most MAX_INGEST_CHANGES changes and
-MAX_PACKET_BODY bytes of body (formats/server-http-v1.md, "Limits").
+MAX_PACKET_BODY bytes of body (formats/server-http-v1.md §2.1).
 
 A device splits large exports (formats/packet-v1.md, "Split exports"), but a hostile
 or old sender may not: these tests hand-make such packets, signed by an enrolled
@@ -90,3 +90,31 @@ def test_split_export_parts_are_taken(tmp_path: Path, make_device: Any) -> None:
     assert [o.changes for o in outs] == [MAX_PACKET_CHANGES, 5]
     got = [ingest_packet(srv.home, srv.sstore, o.data) for o in outs]
     assert [(o.status, o.changes) for o in got] == [("stored", MAX_PACKET_CHANGES), ("stored", 5)]
+
+
+def test_parts_are_bounded_by_body_size_too(tmp_path: Path, make_device: Any) -> None:
+    """Large records: a part whose body is over ``max_body`` is halved until it fits (or
+    holds one change), so every part stays within what the server takes."""
+    srv, (a,), _ = setup(tmp_path, make_device, n=1)
+    a.store.write_many("c", [(f"r{i}", {"t": "x" * 20_000}) for i in range(30)])
+    dest = peers.by_id(a.store, srv.id)
+    outs = build_exports(a.home, a.store, [dest], max_body=100_000)
+    assert [o.changes for o in outs] == [4, 4, 4, 3, 4, 4, 4, 3]
+    assert all(o.body_len <= 100_000 for o in outs)
+    got = [ingest_packet(srv.home, srv.sstore, o.data) for o in outs]
+    assert all(o.status == "stored" for o in got) and srv.sstore.totals()["changes"] == 30
+
+
+def test_records_beyond_the_body_limit_in_all_go_in_parts_the_server_takes(
+        tmp_path: Path, make_device: Any) -> None:
+    """Three 12 MiB records (36 MiB of change lines, past the server's 32 MiB body):
+    the default bound on a part's body puts them in packets the server stores."""
+    srv, (a,), _ = setup(tmp_path, make_device, n=1)
+    rnd = random.Random(3)
+    a.store.write_many("c", [(f"r{i}", {"t": base64.b64encode(rnd.randbytes(9 << 20)).decode()})
+                             for i in range(3)])
+    outs = build_exports(a.home, a.store, [peers.by_id(a.store, srv.id)])
+    assert sorted(o.changes for o in outs) == [1, 2] and max(o.body_len for o in outs) \
+        <= MAX_PACKET_BODY
+    got = [ingest_packet(srv.home, srv.sstore, o.data) for o in outs]
+    assert [o.status for o in got] == ["stored"] * 2

@@ -30,17 +30,18 @@ from sneakersync.store.records import ApplyStats, Store
 from sneakersync.store import revocations as revocation_store
 from sneakersync.sync.engine import Ranges, mark, record_knowledge, seen_status, subtract
 from sneakersync.sync.engine import adopt_policies, apply_segments, explicit_policies, no_cyclic_gc
-from sneakersync.sync.engine import MAX_PACKET_CHANGES, open_incoming, origin_keys
+from sneakersync.sync.engine import MAX_PACKET_BODY, MAX_PACKET_CHANGES, open_incoming
+from sneakersync.sync.engine import origin_keys
 from sneakersync.store import peers as peers_mod
 from sneakersync.server import enroll
 from sneakersync.server.store import ServerStore
 
 # What the server takes in one packet, so that the memory of an ingest is bounded by
-# these and not by what a sender chose (formats/server-http-v1.md, "Limits"): the
+# these and not by what a sender chose (formats/server-http-v1.md §2.1): the
 # uncompressed body (checked against the signed length before decompression) and the
 # changes (checked against the segment counts of the meta line before any change line
-# is parsed).  A sneakersync writer cuts exports into parts of MAX_PACKET_CHANGES.
-MAX_PACKET_BODY = 32 << 20
+# is parsed).  A sneakersync writer cuts exports into parts within both
+# (sync.engine.build_exports).
 MAX_INGEST_CHANGES = MAX_PACKET_CHANGES
 COLLECT_AFTER = 256 << 10  # packets of at least this many bytes: a full collection after
 

@@ -127,6 +127,7 @@ class Outgoing:
     changes: int
     sent: dict[str, dict[str, Ranges]]  # peer id -> origin -> ranges
     revocations: list[Revocation] = field(default_factory=list)
+    body_len: int = 0  # bytes of the body before compression (the envelope's U)
 
     def commit(self, store: Store) -> None:
         """Remember what each recipient now has (call once the packet is safely written)."""
@@ -237,7 +238,8 @@ def build_export(home: Home, store: Store, recipients: Sequence[Peer], *,
     data = packet.seal(home.keys, [p.enc_pub for p in recipients], raw, rng=rng,
                        level=level if level is not None else zstd_level(len(raw)),
                        pad_to=pad_to, dictionary=zd)
-    return Outgoing(data, packet.packet_id(data), list(recipients), total, sent, revocations)
+    return Outgoing(data, packet.packet_id(data), list(recipients), total, sent, revocations,
+                    len(raw))
 
 
 SMALL_BODY = 1 << 18
@@ -265,6 +267,9 @@ def _wanted(store: Store, recipients: Sequence[Peer], full: bool
 
 
 MAX_PACKET_CHANGES = 10_000  # a larger export is split (formats/packet-v1.md, "Split exports")
+# and a part whose body is larger is halved: what a sneakersync server takes in one packet
+# (formats/server-http-v1.md 2.1) whatever the records' size
+MAX_PACKET_BODY = 32 << 20
 
 
 def split_ranges(wanted: dict[str, Ranges], size: int) -> list[dict[str, Ranges]]:
@@ -291,11 +296,13 @@ def split_ranges(wanted: dict[str, Ranges], size: int) -> list[dict[str, Ranges]
 
 def build_exports(home: Home, store: Store, recipients: Sequence[Peer], *,
                   selector: Selector | None = None, use_rules: bool = True,
-                  max_changes: int = MAX_PACKET_CHANGES, **kw: Any) -> list[Outgoing]:
+                  max_changes: int = MAX_PACKET_CHANGES, max_body: int = MAX_PACKET_BODY,
+                  **kw: Any) -> list[Outgoing]:
     """Packets for ``recipients``: one per group of recipients that may see the same
     things under the share rules (one packet in all when no rules tell them apart),
-    and a group's changes split into packets of at most ``max_changes`` each, so
-    memory on both sides stays bounded whatever the export's size."""
+    and a group's changes split into packets of at most ``max_changes`` changes and
+    ``max_body`` bytes of body each, so memory on both sides stays bounded whatever the
+    export's size."""
     if not recipients:
         raise UsageError("no recipients: add a peer first (sneakersync peer add CARD)")
     groups = ([list(recipients)] if selector is not None or not use_rules
@@ -304,11 +311,24 @@ def build_exports(home: Home, store: Store, recipients: Sequence[Peer], *,
     with no_cyclic_gc():  # rows of the change log, no cycles among them
         for group in groups:
             for part in _parts(store, group, bool(kw.get("full")), max_changes):
-                o = build_export(home, store, group, selector=selector, use_rules=use_rules,
-                                 only=part, **kw)
-                if o is not None:
-                    out.append(o)
+                out.extend(_within(home, store, group, part, max_body, selector=selector,
+                                   use_rules=use_rules, **kw))
     return out
+
+
+def _within(home: Home, store: Store, group: Sequence[Peer], part: dict[str, Ranges] | None,
+            max_body: int, **kw: Any) -> list[Outgoing]:
+    """The packet of ``part``; if its body is larger than ``max_body`` (large records),
+    the packets of its two halves instead, and so on down to single changes.  Only an
+    oversized part is built twice: the common case costs nothing more."""
+    o = build_export(home, store, group, only=part, **kw)
+    if o is None or o.body_len <= max_body or o.changes <= 1:
+        return [o] if o is not None else []
+    if part is None:
+        part = _wanted(store, group, bool(kw.get("full")))[2]
+    count = sum(hi - lo + 1 for rs in part.values() for lo, hi in rs)
+    return [x for half in split_ranges(part, (count + 1) // 2)
+            for x in _within(home, store, group, half, max_body, **kw)]
 
 
 def _parts(store: Store, group: Sequence[Peer], full: bool, max_changes: int
