@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
 from sneakersync.wire import canonical
-from sneakersync.wire.canonical_check import CanonicalReader
+from sneakersync.wire.canonical_check import CanonicalReader, NotProven
 from sneakersync.wire import crypto
 from sneakersync.wire import merkle
 from sneakersync.errors import AuthError, BodyError, CardError, UsageError
@@ -224,24 +224,28 @@ def parse_changes(lines: Sequence[bytes], origin: str, first: int, last: int) ->
     if len(texts) != len(lines):  # not UTF-8 (or a line holding LF): line by line
         return [parse_change(raw, origin, first, last) for raw in lines]
     read = CanonicalReader().read
+    collections: set[str] = set()  # names already checked in this segment
     out = []
     for raw, text in zip(lines, texts):
-        got = read(text)
-        v = _proven_change(got, text, origin, first, last) if got is not None else None
+        try:
+            v = _proven_change(read(text), text, raw, origin, first, last, collections)
+        except NotProven:
+            v = None
         out.append(v if v is not None else parse_change(raw, origin, first, last))
     return out
 
 
 _ORDER = ("c", "d", "i", "k", "o", "op", "t", "v")
-_DIGITS16 = re.compile(r"[0-9]{16}")
+# map digits to 0 and the rest to '.', then look for 16 zeros (4x faster than a regular
+# expression)
+_DIGIT_CLASS = bytes(48 if 48 <= b <= 57 else 46 for b in range(256))
 
 
-def _proven_change(got: tuple[Any, str], text: str, origin: str, first: int,
-                   last: int) -> Version | None:
-    """The change in ``text``, proven canonical (``got``: the value and the text
-    outside strings), when it passes every other check of :func:`parse_change`;
-    None when :func:`parse_change` must decide."""
-    obj, structure = got
+def _proven_change(obj: Any, text: str, raw: bytes, origin: str, first: int, last: int,
+                   collections: set[str]) -> Version | None:
+    """The change ``obj`` parsed from ``text`` (``raw`` decoded), proven canonical, when
+    it passes every other check of :func:`parse_change`; None when :func:`parse_change`
+    must decide."""
     # canonical: the keys are in ascending order, so this is parse_change's key-set test
     if type(obj) is not dict or tuple(obj) != _ORDER:
         return None
@@ -253,8 +257,14 @@ def _proven_change(got: tuple[Any, str], text: str, origin: str, first: int,
             return None
     elif op != "del" or d is not None:
         return None
-    if (type(k) is not str or not _COLLECTION.fullmatch(k) or type(i) is not str
-            or not 0 < len(i) <= 200 or ("\\" in text and _CONTROL.search(i))):
+    if type(k) is not str:
+        return None
+    if k not in collections:
+        if not _COLLECTION.fullmatch(k):
+            return None
+        collections.add(k)
+    if (type(i) is not str or not 0 < len(i) <= 200
+            or ("\\" in text and _CONTROL.search(i))):
         return None  # (a control character in i is escaped, so needs a backslash)
     if type(t) is not int or not 0 <= t <= MAX_TIME:
         return None
@@ -266,9 +276,9 @@ def _proven_change(got: tuple[Any, str], text: str, origin: str, first: int,
     data_json = None
     if d is not None:
         # deeper than MAX_DEPTH needs that many brackets, an integer beyond MAX_INT
-        # 16 digits, all outside strings
-        if (structure.count("{") + structure.count("[") > MAX_DEPTH
-                or _DIGITS16.search(structure)):
+        # 16 digits (strings may hold more of either: then check_data finds nothing)
+        if (text.count("{") + text.count("[") > MAX_DEPTH
+                or b"0000000000000000" in raw.translate(_DIGIT_CLASS)):
             try:
                 check_data(d)
             except BodyError:
@@ -285,8 +295,7 @@ def _proven_change(got: tuple[Any, str], text: str, origin: str, first: int,
     else:
         full_vv = {o: c}
         vv_json = "{" + encode_basestring(o) + ":" + str(c) + "}"
-    return Version(origin=o, counter=c, op=op, data=d, vv=full_vv, ts=t, collection=k, rid=i,
-                   data_json=data_json, vv_json=vv_json)
+    return Version(o, c, op, d, full_vv, t, k, i, data_json, vv_json)
 
 
 def parse_change(raw: bytes, origin: str, first: int, last: int, obj: Any = None) -> Version:

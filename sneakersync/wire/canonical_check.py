@@ -6,23 +6,28 @@ the parse.  :class:`CanonicalReader` instead checks, during and after the one
 parse it needs anyway, the few ways a valid JSON text can differ from the
 canonical encoding of the value it denotes:
 
-- white space between tokens: the text outside strings holds none;
-- object members: each object's keys come in strictly ascending code point
-  order (no duplicates: the members in the text, counted as the ``:`` outside
-  strings, equal the members parsed);
-- numbers: an integer token is canonical except ``-0``; a non-integer token must
-  be exactly ``repr()`` of its double (which also refuses ``1e400``), and ``NaN``
-  and infinities are refused;
-- strings: the text is already decoded strictly as UTF-8 by the caller; the only
-  escapes accepted are the short ones the canonical form uses (``\\"``, ``\\\\``,
-  ``\\b \\f \\n \\r \\t``), so ``\\/``, ``\\u00e9`` and surrogate escapes are refused.
+- objects: each object's keys come in strictly ascending code point order
+  (checked on each object as it is parsed; a duplicate key would collapse, so the
+  members written, counted as the ``:`` outside strings, must equal the members
+  parsed);
+- numbers: a non-integer token must be exactly ``repr()`` of its double (checked on
+  each token as it is parsed; this also refuses ``1e400``), ``NaN`` and infinities are
+  refused, and an integer token is canonical unless it is ``-0``;
+- strings: the text comes from strict UTF-8 decoding (the caller's part), and the
+  only escapes accepted are the short ones the canonical form writes (``\\"``,
+  ``\\\\``, ``\\b \\f \\n \\r \\t``): ``\\/``, ``\\u00e9`` and surrogate escapes are refused;
+- white space: none outside strings.
+
+The member count, ``-0`` and white space are checked on the text outside strings
+(once the escapes are checked and dropped, every ``"`` opens or closes a string),
+built with one split: cheaper than re-encoding.
 
 The reader is *sound*: what it accepts is canonical.  It is deliberately not
 complete: a text with a ``\\u`` escape (canonical only for the rare control
-characters without a short form) is left undecided, and so is every text it
-cannot prove.  A caller falls back to the exact re-encoding check for those
-(``None``), which then decides and words the error.  ``tests/test_canonical_check.py``
-checks both directions against the re-encoding check.
+characters without a short form) is left unproven, and so is every text that is not
+canonical.  Callers fall back to the exact re-encoding check for those
+(:class:`NotProven`), which then decides and words the error.
+``tests/test_canonical_check.py`` checks both directions against re-encoding.
 """
 
 from __future__ import annotations
@@ -34,6 +39,11 @@ from typing import Any
 # an integer token -0 (canonical: 0); -0.5, -0e1 and 1e-05 are floats, checked on their own
 _NEG_ZERO_INT = re.compile(r"(?<![eE])-0(?![.eE0-9])")
 _SHORT_ESCAPES = ('\\"', "\\b", "\\f", "\\n", "\\r", "\\t")
+
+
+class NotProven(Exception):
+    """The text is not canonical JSON, or not in a form this check proves: decide it by
+    re-encoding."""
 
 
 class _NotCanonical(Exception):
@@ -74,23 +84,21 @@ class CanonicalReader:
                                    parse_constant=_constant)
         self._scan = decoder.raw_decode
 
-    def read(self, text: str) -> tuple[Any, str] | None:
-        """``(value, structure)`` when ``text`` is canonical JSON, else None (not
-        canonical, not JSON, or a form this check leaves to re-encoding).  ``text``
-        must come from strict UTF-8 decoding (so it holds no lone surrogate).
-        ``structure`` is the text outside strings: callers use it for cheap,
-        exact pre-checks of numbers and nesting (no string content is in it)."""
+    def read(self, text: str) -> Any:
+        """The value of ``text`` when it is canonical JSON; raises :class:`NotProven`
+        otherwise (not canonical, not JSON, or a form left to re-encoding).  ``text``
+        must come from strict UTF-8 decoding (so it holds no lone surrogate)."""
         self._members = 0
         try:
             value, end = self._scan(text)
         except (ValueError, RecursionError, _NotCanonical):
-            return None
+            raise NotProven from None
         if end != len(text):
-            return None
+            raise NotProven
         structure = _structure(text)
         if structure is None or structure.count(":") != self._members:
-            return None  # (fewer members parsed than written: a duplicate key collapsed)
-        return value, structure
+            raise NotProven  # (fewer members parsed than written: a key repeats)
+        return value
 
 
 def _structure(text: str) -> str | None:
