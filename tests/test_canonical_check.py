@@ -323,9 +323,9 @@ def test_a_segment_decides_line_by_line_in_order(lines: list[bytes]) -> None:
 
 # --- the reader on its own: sound against re-encoding, and complete where it claims ---
 
-def proven(text: str) -> tuple[Any] | None:
+def proven(text: str) -> tuple[Any, str] | None:
     try:
-        return (CanonicalReader().read(text),)
+        return CanonicalReader().read(text)
     except NotProven:
         return None
 

@@ -585,33 +585,31 @@ class Store:
         stamp = now_ms()
         known = self._known_hashes(changes)
         held_cache: dict[str, list[tuple[int, int]]] = {}
-
-        def held_by(origin: str) -> list[tuple[int, int]]:
-            got = held_cache.get(origin)
-            if got is None:
-                got = held_cache[origin] = [(lo, hi) for lo, hi in self.conn.execute(
-                    "SELECT lo, hi FROM held WHERE origin=? ORDER BY lo", (origin,))]
-            return got
-
         new: list[tuple[bytes, Version, int | None, bytes]] = []
         batch_keys: set[tuple[str, int]] = set()
-        for raw, v, segment, h in changes:
-            have = known.get((v.origin, v.counter))
-            if have is None and (v.origin, v.counter) in batch_keys:
-                stats.duplicates += 1
-                continue
-            if have is None and _in_ranges(held_by(v.origin), v.counter):
-                stats.duplicates += 1  # held once, since compacted away: still a duplicate
-                continue
+        for item in changes:
+            v = item[1]
+            key = (v.origin, v.counter)
+            have = known.get(key) if known else None
             if have is not None:
-                if have != h:
+                if have != item[3]:
                     from sneakersync.errors import AuthError
                     raise AuthError(f"device {v.origin} signed two different changes "
                                     f"numbered {v.counter}")
                 stats.duplicates += 1
                 continue
-            batch_keys.add((v.origin, v.counter))
-            new.append((raw, v, segment, h))
+            if key in batch_keys:
+                stats.duplicates += 1
+                continue
+            held = held_cache.get(v.origin)
+            if held is None:
+                held = held_cache[v.origin] = [(lo, hi) for lo, hi in self.conn.execute(
+                    "SELECT lo, hi FROM held WHERE origin=? ORDER BY lo", (v.origin,))]
+            if held and _in_ranges(held, v.counter):
+                stats.duplicates += 1  # held once, since compacted away: still a duplicate
+                continue
+            batch_keys.add(key)
+            new.append(item)
         if not new:
             return
         self.conn.executemany(
@@ -620,23 +618,26 @@ class Store:
             [(v.origin, v.counter, v.collection, v.rid, v.op, v.ts, raw, h, seg, stamp)
              for raw, v, seg, h in new])
         by_origin: dict[str, list[int]] = {}
-        for _, v, _, _ in new:
-            by_origin.setdefault(v.origin, []).append(v.counter)
-        for origin, counters in by_origin.items():
-            self._note_held(origin, counters)
-        stats.applied += len(new)
         # records that exist already, or that get several versions in this batch, take the
         # careful path; the rest are new records with a single version
         targets: dict[tuple[str, str], int] = {}
         for _, v, _, _ in new:
-            targets[(v.collection, v.rid)] = targets.get((v.collection, v.rid), 0) + 1
+            counters = by_origin.get(v.origin)
+            if counters is None:
+                counters = by_origin[v.origin] = []
+            counters.append(v.counter)
+            target = (v.collection, v.rid)
+            targets[target] = targets.get(target, 0) + 1
+        for origin, counters in by_origin.items():
+            self._note_held(origin, counters)
+        stats.applied += len(new)
         existing = self._existing_pairs(list(targets))
         fresh_rows = []
         careful: dict[tuple[str, str], None] = {}
-        for raw, v, _, _ in new:
-            key = (v.collection, v.rid)
-            if key in existing or targets[key] > 1 or (v.vv_json or "").count(":") > 1:
-                careful[key] = None  # settled below, once per record, from its whole history
+        for _, v, _, _ in new:
+            target = (v.collection, v.rid)
+            if target in existing or targets[target] > 1 or (v.vv_json or "").count(":") > 1:
+                careful[target] = None  # settled below, once per record, from its whole history
                 continue
             data_json = v.data_json if v.data_json is not None or v.data is None \
                 else canonical.dumps(v.data)

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
+from typing import Any, Callable
 
 # an integer token -0 (canonical: 0); -0.5, -0e1 and 1e-05 are floats, checked on their own
 _NEG_ZERO_INT = re.compile(r"(?<![eE])-0(?![.eE0-9])")
@@ -64,41 +64,47 @@ def _constant(token: str) -> Any:
 class CanonicalReader:
     """Parses JSON texts one at a time and proves each canonical.
 
-    Keeps a count between the parse and the check, so one reader serves one
-    thread (make one per batch of texts; making one costs a few microseconds).
+    :meth:`read` keeps a count between the parse and the check, so one reader serves
+    one thread (make one per batch of texts; making one costs a few microseconds).
     """
 
+    read: Callable[[str], tuple[Any, str]]
+
     def __init__(self) -> None:
-        self._members = 0
+        members = 0  # object members parsed in the current text
 
         def on_object(obj: dict[str, Any]) -> dict[str, Any]:
+            nonlocal members
             n = len(obj)
-            if n > 1:
-                keys = [*obj]
-                if keys != sorted(keys):
-                    raise _NotCanonical
-            self._members += n
+            if n > 1 and [*obj] != sorted(obj):
+                raise _NotCanonical
+            members += n
             return obj
 
-        decoder = json.JSONDecoder(object_hook=on_object, parse_float=_float,
-                                   parse_constant=_constant)
-        self._scan = decoder.raw_decode
+        scan = json.JSONDecoder(object_hook=on_object, parse_float=_float,
+                                parse_constant=_constant).raw_decode
 
-    def read(self, text: str) -> Any:
-        """The value of ``text`` when it is canonical JSON; raises :class:`NotProven`
-        otherwise (not canonical, not JSON, or a form left to re-encoding).  ``text``
-        must come from strict UTF-8 decoding (so it holds no lone surrogate)."""
-        self._members = 0
-        try:
-            value, end = self._scan(text)
-        except (ValueError, RecursionError, _NotCanonical):
-            raise NotProven from None
-        if end != len(text):
-            raise NotProven
-        structure = _structure(text)
-        if structure is None or structure.count(":") != self._members:
-            raise NotProven  # (fewer members parsed than written: a key repeats)
-        return value
+        def read(text: str) -> tuple[Any, str]:
+            """``(value, structure)`` when ``text`` is canonical JSON; raises
+            :class:`NotProven` otherwise (not canonical, not JSON, or a form left to
+            re-encoding).  ``text`` must come from strict UTF-8 decoding (so it holds no
+            lone surrogate).  ``structure`` is the text outside strings (ASCII: numbers,
+            ``true false null`` and punctuation), for cheap exact checks of numbers and
+            nesting."""
+            nonlocal members
+            members = 0
+            try:
+                value, end = scan(text)
+            except (ValueError, RecursionError, _NotCanonical):
+                raise NotProven from None
+            if end != len(text):
+                raise NotProven
+            structure = _structure(text)
+            if structure is None or structure.count(":") != members:
+                raise NotProven  # (fewer members parsed than written: a key repeats)
+            return value, structure
+
+        self.read = read
 
 
 def _structure(text: str) -> str | None:
