@@ -379,3 +379,13 @@ def test_reader_examples(text: str) -> None:
     except (UsageError, ValueError, RecursionError):
         is_canonical = False
     assert (proven(text) is not None) == (is_canonical and "\\u" not in text)
+
+
+def test_version_of_is_the_dataclass() -> None:
+    args = (ORIGIN, 3, "put", {"a": 1}, {ORIGIN: 3}, 5, "h", "r", '{"a":1}', '{"x":3}')
+    fast, slow = Version.of(*args), Version(*args)
+    assert fast == slow and repr(fast) == repr(slow)
+    assert (fast.data_json, fast.vv_json) == (slow.data_json, slow.vv_json)
+    assert vars(fast) == vars(slow)
+    with pytest.raises(AttributeError):  # still frozen
+        fast.counter = 4  # type: ignore[misc]

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import bisect
 import json
+import operator
 import os
 import re
 import sqlite3
@@ -583,33 +584,9 @@ class Store:
         with different bytes is an equivocation and fails the whole packet.
         """
         stamp = now_ms()
-        known = self._known_hashes(changes)
-        held_cache: dict[str, list[tuple[int, int]]] = {}
-        new: list[tuple[bytes, Version, int | None, bytes]] = []
-        batch_keys: set[tuple[str, int]] = set()
-        for item in changes:
-            v = item[1]
-            key = (v.origin, v.counter)
-            have = known.get(key) if known else None
-            if have is not None:
-                if have != item[3]:
-                    from sneakersync.errors import AuthError
-                    raise AuthError(f"device {v.origin} signed two different changes "
-                                    f"numbered {v.counter}")
-                stats.duplicates += 1
-                continue
-            if key in batch_keys:
-                stats.duplicates += 1
-                continue
-            held = held_cache.get(v.origin)
-            if held is None:
-                held = held_cache[v.origin] = [(lo, hi) for lo, hi in self.conn.execute(
-                    "SELECT lo, hi FROM held WHERE origin=? ORDER BY lo", (v.origin,))]
-            if held and _in_ranges(held, v.counter):
-                stats.duplicates += 1  # held once, since compacted away: still a duplicate
-                continue
-            batch_keys.add(key)
-            new.append(item)
+        new = self._unheld_run(changes)
+        if new is None:
+            new = self._not_held(changes, stats)
         if not new:
             return
         self.conn.executemany(
@@ -649,6 +626,58 @@ class Store:
                 " VALUES(?,?,?,?,?,?,?)", fresh_rows)
         for collection, rid in careful:
             self._settle(collection, rid, stats)
+
+    def _unheld_run(self, changes: Sequence[tuple[bytes, Version, int | None, bytes]]
+                    ) -> list[tuple[bytes, Version, int | None, bytes]] | None:
+        """``changes`` as they are when they are one origin's strictly ascending run of
+        which this store holds nothing (the usual import: no per-change lookups); None
+        when :meth:`_not_held` must sort them out."""
+        if not changes:
+            return None
+        origin = changes[0][1].origin
+        counters = [item[1].counter for item in changes]
+        if (any(item[1].origin != origin for item in changes)
+                or not all(map(operator.lt, counters, counters[1:]))):
+            return None
+        lo, hi = counters[0], counters[-1]
+        if (self.conn.execute("SELECT 1 FROM changes WHERE origin=? AND counter BETWEEN ? AND ?"
+                              " LIMIT 1", (origin, lo, hi)).fetchone()
+                or self.conn.execute("SELECT 1 FROM held WHERE origin=? AND lo<=? AND hi>=?"
+                                     " LIMIT 1", (origin, hi, lo)).fetchone()):
+            return None
+        return list(changes)
+
+    def _not_held(self, changes: Sequence[tuple[bytes, Version, int | None, bytes]],
+                  stats: ApplyStats) -> list[tuple[bytes, Version, int | None, bytes]]:
+        """The changes not held yet, each once; raises for an equivocation."""
+        known = self._known_hashes(changes)
+        held_cache: dict[str, list[tuple[int, int]]] = {}
+        new: list[tuple[bytes, Version, int | None, bytes]] = []
+        batch_keys: set[tuple[str, int]] = set()
+        for item in changes:
+            v = item[1]
+            key = (v.origin, v.counter)
+            have = known.get(key) if known else None
+            if have is not None:
+                if have != item[3]:
+                    from sneakersync.errors import AuthError
+                    raise AuthError(f"device {v.origin} signed two different changes "
+                                    f"numbered {v.counter}")
+                stats.duplicates += 1
+                continue
+            if key in batch_keys:
+                stats.duplicates += 1
+                continue
+            held = held_cache.get(v.origin)
+            if held is None:
+                held = held_cache[v.origin] = [(lo, hi) for lo, hi in self.conn.execute(
+                    "SELECT lo, hi FROM held WHERE origin=? ORDER BY lo", (v.origin,))]
+            if held and _in_ranges(held, v.counter):
+                stats.duplicates += 1  # held once, since compacted away: still a duplicate
+                continue
+            batch_keys.add(key)
+            new.append(item)
+        return new
 
     def _settle(self, collection: str, rid: str, stats: ApplyStats) -> None:
         """Work out a record's frontier again after changes to it arrived."""

@@ -294,7 +294,7 @@ def _proven_change(obj: Any, structure: str, text: str, origin: str, first: int,
     else:
         full_vv = {o: c}
         vv_json = "{" + encode_basestring(o) + ":" + str(c) + "}"
-    return Version(o, c, op, d, full_vv, t, k, i, data_json, vv_json)
+    return Version.of(o, c, op, d, full_vv, t, k, i, data_json, vv_json)
 
 
 def parse_change(raw: bytes, origin: str, first: int, last: int, obj: Any = None) -> Version:
