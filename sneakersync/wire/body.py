@@ -216,20 +216,14 @@ def parse_changes(lines: Sequence[bytes], origin: str, first: int, last: int) ->
     (not canonical, or a rare form it leaves undecided) goes through
     :func:`parse_change`, which decides and words the error.
     """
-    try:
-        joined = b"\n".join(lines).decode("utf-8")
-    except UnicodeDecodeError:
-        joined = None
-    texts = joined.split("\n") if joined is not None else []
-    if len(texts) != len(lines):  # not UTF-8 (or a line holding LF): line by line
-        return [parse_change(raw, origin, first, last) for raw in lines]
     read = CanonicalReader().read
     collections: set[str] = set()  # names already checked in this segment
     out = []
-    for raw, text in zip(lines, texts):
+    for raw in lines:
         try:
+            text = raw.decode("utf-8")
             v = _proven_change(*read(text), text, origin, first, last, collections)
-        except NotProven:
+        except (UnicodeDecodeError, NotProven):
             v = None
         out.append(v if v is not None else parse_change(raw, origin, first, last))
     return out
