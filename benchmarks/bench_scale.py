@@ -8,13 +8,14 @@ NDJSON.
 
 Server steps: ``srv_prep`` (not a figure) makes a server home that enrolls device A and
 writes A's export to a stick (parts of at most 10,000 changes); ``ingest`` is
-``server ingest`` of that stick into the SQLite backend, receipts included;
-``upload`` POSTs the same packets to ``server serve`` (uvicorn on loopback, a process
-of its own: its peak RSS and CPU come from ``RUSAGE_CHILDREN``), which answers each
-with a receipt. ``settle`` (counts up to SETTLE_MAX): A takes the server's receipt and
-compacts (store bytes, then after VACUUM), then prunes everything the receipt covers
-(retention ``after-receipt``): store bytes per record once settled, against the
-``insert_all`` table.
+``server ingest`` of that stick into the SQLite backend, receipts included (a stick is
+read in name order); ``upload`` POSTs the same packets in export order, as ``push``
+sends them, to ``server serve`` (uvicorn on loopback, a process of its own: its peak
+RSS and CPU come from ``RUSAGE_CHILDREN``), which answers each with a receipt.
+``settle`` (counts up to SETTLE_MAX): A takes the server's receipt and compacts (store
+bytes, then after VACUUM), then prunes everything the receipt covers (retention
+``after-receipt``): store bytes per record once settled, against the ``insert_all``
+table.
 
 Every step runs in its own child process, so its peak RSS (``ru_maxrss``) and CPU
 time are its own. Floors, run in the same way on the same NDJSON file:
@@ -155,12 +156,13 @@ def _step(step: str, work: Path, n: int) -> dict[str, Any]:
         dest = use_server(s, srv.card.encode())
         (work / f"stick{n}").mkdir()
         drive = Drive(work / f"stick{n}", create=True)
-        parts = 0
+        names = []
         for out in build_exports(a, s, [dest], pad_to=0):
-            drive.write_packet(out.data)
+            names.append(drive.write_packet(out.data).name)
             out.commit(s)
-            parts += 1
         s.close()
+        (work / f"order{n}.txt").write_text("\n".join(names))  # export order, for upload
+        parts = len(names)
         return {"packets": parts}
     if step == "ingest":
         from sneakersync.server.backends import open_server_db
@@ -199,8 +201,10 @@ def _step(step: str, work: Path, n: int) -> dict[str, Any]:
                         time.sleep(0.05)
                 t0 = time.perf_counter()
                 stored = 0
-                for f in sorted((work / f"stick{n}" / "sneakersync" / "v1" / "packets").iterdir()):
-                    r = client.post(url + "/v1/packets", content=f.read_bytes(),
+                folder = work / f"stick{n}" / "sneakersync" / "v1" / "packets"
+                for name in (work / f"order{n}.txt").read_text().split("\n"):
+                    # in export order, as `push` sends them (a stick is read in name order)
+                    r = client.post(url + "/v1/packets", content=(folder / name).read_bytes(),
                                     headers={"Content-Type": "application/octet-stream"})
                     assert r.status_code == 200, r.text
                     stored += int(r.headers["X-Sneakersync-Changes"])
