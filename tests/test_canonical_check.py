@@ -389,3 +389,28 @@ def test_version_of_is_the_dataclass() -> None:
     assert vars(fast) == vars(slow)
     with pytest.raises(AttributeError):  # still frozen
         fast.counter = 4  # type: ignore[misc]
+
+
+def _change(c: int, d: str = "{}") -> str:
+    return (f'{{"c":{c},"d":{d},"i":"r{c}","k":"h","o":"{ORIGIN}","op":"put","t":0,'
+            '"v":{}}')
+
+
+@pytest.mark.parametrize("texts", [
+    # one line holds the start of a change, the next its end, a third two changes: the
+    # segment joined as a JSON array still has as many elements as lines
+    ['{"c":1,"d":{"x":[{}', '{"c":2}]},"i":"r","k":"h","o":"' + ORIGIN
+     + '","op":"put","t":0,"v":{}}', _change(3) + "," + _change(4)],
+    # a string that opens on one line and closes on the next
+    ['{"c":1,"d":{"x":"', '","y":1},"i":"r","k":"h","o":"' + ORIGIN
+     + '","op":"put","t":0,"v":{}}', _change(3) + "," + _change(4)],
+    [_change(1, '{"a":"x\\\\"'), '"b":1}', _change(3) + "," + _change(4)],
+])
+def test_lines_are_not_bound_across_their_ends(texts: list[str]) -> None:
+    """The segment is parsed as one array only when each line is proven to be exactly one
+    element; these lines are not JSON one by one, so the segment is refused."""
+    lines = [t.encode() for t in texts]
+    assert json.loads("[" + ",".join(texts) + "]")  # they do join into valid JSON
+    assert outcome(body_mod.parse_changes, lines, ORIGIN, FIRST, LAST) == \
+        ("refused", "a change line is not JSON")
+    assert all(got is None for got in CanonicalReader().read_lines(texts))

@@ -216,15 +216,15 @@ def parse_changes(lines: Sequence[bytes], origin: str, first: int, last: int) ->
     (not canonical, or a rare form it leaves undecided) goes through
     :func:`parse_change`, which decides and words the error.
     """
-    read = CanonicalReader().read
+    try:
+        texts = [raw.decode("utf-8") for raw in lines]
+    except UnicodeDecodeError:
+        return [parse_change(raw, origin, first, last) for raw in lines]
     collections: set[str] = set()  # names already checked in this segment
+    seg = (origin, first, last, encode_basestring(origin), collections)
     out = []
-    for raw in lines:
-        try:
-            text = raw.decode("utf-8")
-            v = _proven_change(*read(text), text, origin, first, last, collections)
-        except (UnicodeDecodeError, NotProven):
-            v = None
+    for raw, text, got in zip(lines, texts, CanonicalReader().read_lines(texts)):
+        v = None if got is None else _proven_change(*got, text, seg)
         out.append(v if v is not None else parse_change(raw, origin, first, last))
     return out
 
@@ -235,11 +235,13 @@ _ORDER = ("c", "d", "i", "k", "o", "op", "t", "v")
 _CLASSES = bytes(48 if 48 <= b <= 57 else 91 if b in b"{[" else 46 for b in range(256))
 
 
-def _proven_change(obj: Any, structure: str, text: str, origin: str, first: int, last: int,
-                   collections: set[str]) -> Version | None:
+def _proven_change(obj: Any, structure: str, text: str,
+                   seg: tuple[str, int, int, str, set[str]]) -> Version | None:
     """The change ``obj`` parsed from ``text`` (``structure``: the text outside strings),
     proven canonical, when it passes every other check of :func:`parse_change`; None
-    when :func:`parse_change` must decide."""
+    when :func:`parse_change` must decide.  ``seg``: the segment's origin, first and last
+    counter, the origin as JSON, and the collection names found valid in it so far."""
+    origin, first, last, origin_json, collections = seg
     # canonical: the keys are in ascending order, so this is parse_change's key-set test
     if type(obj) is not dict or tuple(obj) != _ORDER:
         return None
@@ -287,7 +289,7 @@ def _proven_change(obj: Any, structure: str, text: str, origin: str, first: int,
         vv_json = canonical.dumps_counts(full_vv)
     else:
         full_vv = {o: c}
-        vv_json = "{" + encode_basestring(o) + ":" + str(c) + "}"
+        vv_json = f"{{{origin_json}:{c}}}"  # (o is origin)
     return Version.of(o, c, op, d, full_vv, t, k, i, data_json, vv_json)
 
 
