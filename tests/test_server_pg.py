@@ -250,6 +250,45 @@ def test_receipt_roots_hash_only_what_arrived_since(tmp_path: Path, make_device,
         real(srv.sstore, a.id, [[3, 9], [20, 30]]))
 
 
+@pytest.mark.usefixtures("server_backend")
+def test_receipt_root_with_a_gap_hashes_again_only_past_the_first_range(
+        tmp_path: Path, make_device, monkeypatch) -> None:
+    """A part lost on the way leaves a gap: the next receipts still start from the
+    frontier kept for the first range and hash only the ranges after it."""
+    from sneakersync.wire import merkle
+    from server_support import setup
+
+    srv, (a, _), _ = setup(tmp_path, make_device)
+    dest = peers.by_id(a.store, srv.id)
+    a.store.write_many("c", [(f"r{i}", {"i": i}) for i in range(30)])
+    outs = engine.build_exports(a.home, a.store, [dest], max_changes=10)
+    assert [o.changes for o in outs] == [10, 10, 10]
+    for o in (outs[0], outs[2]):  # the part of 11..20 is lost
+        assert ingest_packet(srv.home, srv.sstore, o.data).status == "stored"
+        o.commit(a.store)
+    fetched: list[int] = []
+    real = type(srv.sstore).hashes
+    stream = type(srv.sstore).iter_hashes
+
+    def counting(self, origin, ranges):  # type: ignore[no-untyped-def]
+        got = list(stream(self, origin, ranges))
+        fetched.append(len(got))
+        return iter(got)
+
+    monkeypatch.setattr(type(srv.sstore), "iter_hashes", counting)
+    seq, _ = issue_receipt(srv.home, srv.sstore, a.id)
+    assert seq == 20 and fetched == [10, 10]
+    a.store.write_many("c", [(f"s{i}", {"i": i}) for i in range(10)])  # 31..40
+    more = engine.build_exports(a.home, a.store, [dest], max_changes=10)
+    assert [o.changes for o in more] == [10, 10]  # 11..20 again, and 31..40
+    assert ingest_packet(srv.home, srv.sstore, more[1].data).status == "stored"
+    fetched.clear()
+    seq, _ = issue_receipt(srv.home, srv.sstore, a.id)
+    assert seq == 30 and fetched == [20]  # 21..40; 1..10 from its frontier
+    covered = [[1, 10], [21, 40]]
+    assert srv.sstore.root(a.id, covered) == merkle.root(real(srv.sstore, a.id, covered))
+
+
 def test_backup_and_restore_give_back_the_same_server(tmp_path: Path, make_device, capsys,
                                                       server_backend: str) -> None:
     """`server backup` while the server is open, then the documented restore (copy the file

@@ -309,17 +309,14 @@ class SqliteServerStore:
         """Merkle root over the hashes of ``ranges`` (as ``merkle.root(self.hashes(...))``),
         folded into a frontier as the hashes stream in (a few dozen hashes in memory).
 
-        For one range ``[lo, hi]`` it starts from the frontier kept for the longest
+        The first range ``[lo, hi]`` starts from the frontier kept for the longest
         ``[lo, h]`` with ``h <= hi`` and hashes in only the changes ``h+1..hi``: a device's
-        next receipt costs what it delivered since, not everything it ever delivered.
+        next receipt costs what it delivered since, not everything it ever delivered
+        (with a gap, e.g. a lost packet, only the ranges after the first are hashed
+        again).
         """
-        if len(ranges) != 1:
-            peaks: Peaks = []
-            for h in self.iter_hashes(origin, ranges):
-                peaks = _push_peak(peaks, h)
-            if not peaks:
-                return merkle.root([])
-            return _fold_peaks(peaks)
+        if not ranges:
+            return merkle.root([])  # (refuses: a tree needs a leaf)
         lo, hi = ranges[0]
         c = self.core.conn
         row = c.execute("SELECT hi, peaks FROM srv_roots WHERE origin=? AND lo=? AND hi<=? "
@@ -330,6 +327,11 @@ class SqliteServerStore:
                 peaks = _push_peak(peaks, h)
             # kept with the receipt it was made for (one commit: see record_issued)
             self._new_roots.append((origin, lo, hi, _pack_peaks(peaks)))
+        if len(ranges) > 1:
+            for h in self.iter_hashes(origin, ranges[1:]):
+                peaks = _push_peak(peaks, h)
+        if not peaks:
+            return merkle.root([])
         return _fold_peaks(peaks)
 
     # --- receipts issued --------------------------------------------------------------
