@@ -46,7 +46,7 @@ def main() -> None:
         core = srv.open_store()
         ss = SqliteServerStore(core)
         enroll(srv, ss, dev.card.encode())
-        step = 50_000
+        step = 10_000  # what the server takes in one packet (server-http-v1 §2.1)
         for i in range(0, args.changes, step):
             st.write_many("households", [(f"h{j}", {"n": j}) for j in range(i, min(args.changes, i + step))])
             out = build_export(dev, st, [peers.by_id(st, srv.device_id)])

@@ -67,7 +67,7 @@ class World:
         from sneakersync.server.setup import use_server
         from sneakersync.store import home as home_mod
         from sneakersync.store import peers
-        from sneakersync.sync.engine import build_export
+        from sneakersync.sync.engine import build_export, build_exports
         from sneakersync.wire.identity import KIND_SERVER
 
         self.work = work
@@ -88,10 +88,11 @@ class World:
                                                     "household": f"HH-{d}-{i % 500}",
                                                     "ok": i % 3 == 0}) for i in range(per)))
             peer = peers.by_id(st, srv_peer.device_id)
-            out = build_export(h, st, [peer])
-            assert out is not None
-            out.commit(st)
-            self.seed_packets.append(out.data)
+            seed = build_exports(h, st, [peer])  # parts the server takes (10,000 changes)
+            assert seed
+            for out in seed:
+                out.commit(st)
+                self.seed_packets.append(out.data)
             mine = []
             for k in range(per_device_new):
                 st.write_many("visits", [(f"d{d}-n{k}-{j}", {"n": j, "round": k,
@@ -122,7 +123,8 @@ class World:
             for i, data in enumerate(self.seed_packets):
                 o = ingest_packet(self.server, ss, data)
                 assert o.status == "stored", o
-                issue_receipt(self.server, ss, self.ids[i])  # as ingest and upload do
+                assert o.sender is not None
+                issue_receipt(self.server, ss, o.sender)  # as ingest and upload do
                 if i % 50 == 49:
                     print(f"  seeded {i + 1}/{len(self.seed_packets)} packets "
                           f"({time.perf_counter() - t0:.0f} s)", flush=True)
