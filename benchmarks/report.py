@@ -103,6 +103,13 @@ def lines() -> list[str]:
                     f"{r['store_bytes_per_record']:,} / {r['compacted_bytes_per_record']:,} / "
                     f"**{r['pruned_bytes_per_record']:,} B** vs "
                     f"{r['insert_all_bytes_per_record']:,} B | (reported) |")
+            if "settle" in r:
+                st = r["settle"]
+                out.append(
+                    f"| {n:,} records: device settle (take the server's receipt, compact, "
+                    f"VACUUM, prune all), time per record and peak RSS | "
+                    f"{st['wall_s'] / n * 1e6:.0f} µs; **{st['rss_mb']:.0f} MB** | "
+                    f"≤ 256 MB at 1M |")
     if (d := _load("year")):
         m = {x["day"]: x for x in d["marks"]}
         days = sorted(m)

@@ -80,3 +80,26 @@ def test_proofs_round_trip_for_any_subset(seed: int) -> None:
         with pytest.raises(AuthError, match="too short"):
             merkle.verify_root(first, first + n - 1,
                                {c: leaves[c - first] for c in included}, proof[:-1])
+
+
+def test_accumulator_matches_the_tree_and_extends_from_block_hashes() -> None:
+    import hashlib
+
+    from sneakersync.errors import AuthError
+
+    for n in [*range(1, 40), 255, 256, 257, 1000]:
+        leaves = [hashlib.sha256(b"%d" % i).digest() for i in range(n)]
+        acc = merkle.Accumulator()
+        for leaf in leaves:
+            acc.add(leaf)
+        assert acc.n == n and acc.root() == merkle.root(leaves)
+        assert acc.blocks() == merkle.peaks(0, leaves)
+        for k in {0, 1, n // 3, n - 1, n}:
+            more = merkle.Accumulator(merkle.peaks(0, leaves[:k]), k)
+            for leaf in leaves[k:]:
+                more.add(leaf)
+            assert more.root() == merkle.root(leaves), (n, k)
+    with pytest.raises(AuthError):
+        merkle.Accumulator().root()
+    with pytest.raises(AuthError):  # a block hash missing: no guessing
+        merkle.Accumulator({(0, 4): b"x" * 32}, 6)

@@ -119,36 +119,77 @@ def stable_ranges(store: Store) -> dict[str, Ranges]:
     return out
 
 
+BATCH = 2000  # rows read per query: memory is bounded by this, not by the store
+
+
+def _pages(store: Store, sql: str, args: tuple[Any, ...], key: int) -> Any:
+    """Yield the rows of ``sql`` in pages of :data:`BATCH`, by keyset.
+
+    ``sql`` ends with ``WHERE ... AND {after}`` and orders by the ``key`` columns (the
+    first ``key`` columns of each row); ``{after}`` becomes a row-value comparison
+    after the first page.  Each page is read whole before it is yielded, so the caller
+    may write between pages (rows already passed are never read again).
+    """
+    cols = sql.split("ORDER BY")[1].split("LIMIT")[0].strip()
+    last: tuple[Any, ...] | None = None
+    while True:
+        if last is None:
+            q, extra = sql.replace("{after}", "1"), ()
+        else:
+            q, extra = sql.replace("{after}", f"({cols}) > ({','.join('?' * key)})"), last
+        rows = store.conn.execute(q, (*args, *extra, BATCH)).fetchall()
+        if not rows:
+            return
+        yield rows
+        if len(rows) < BATCH:
+            return
+        last = tuple(rows[-1][:key])
+
+
 def erase_superseded(store: Store, settled: _Settled) -> int:
-    """Step 1: erase the values of settled changes no record shows any more."""
+    """Step 1: erase the values of settled changes no record shows any more.
+
+    One transaction; the candidates are read page by page inside it (memory does
+    not grow with the store).  The tombstones are read after the superseded changes
+    are erased: the two sets are disjoint (a tombstone is its record's current
+    version), so the result is the same as reading both first.
+    """
     if settled.blocked_by:
         return 0
-    rows = store.conn.execute(
-        "SELECT c.origin, c.counter, c.collection, c.raw FROM changes c WHERE length(c.raw) > 0 "
-        "AND NOT EXISTS (SELECT 1 FROM records r WHERE r.collection=c.collection AND "
-        "r.rid=c.rid AND (r.frontier IS NOT NULL OR (r.origin=c.origin AND r.counter=c.counter)))"
-        " AND NOT EXISTS (SELECT 1 FROM records f WHERE f.collection=c.collection AND "
-        "f.fork_of=c.rid AND f.fork_of IS NOT NULL)").fetchall()
-    keys = [(o, n) for o, n, k, raw in rows if settled.settled(o, n, k, bytes(raw))]
-    # settled deletions: the tombstone and its record row go too (no peer can send an
-    # edit concurrent with it any more; a late copy of any old change is a duplicate)
-    graves = [(k, rid, o, n) for k, rid, o, n, raw in store.conn.execute(
-        "SELECT r.collection, r.rid, r.origin, r.counter, c.raw FROM records r JOIN changes c "
-        "ON c.origin=r.origin AND c.counter=r.counter WHERE r.deleted=1 AND r.frontier IS NULL "
-        "AND r.fork_of IS NULL AND r.conflict IS NULL").fetchall()
-        if settled.settled(o, n, k, bytes(raw))]
-    if not keys and not graves:
-        return 0
+    done = 0
     store.conn.execute("PRAGMA secure_delete=ON")
     try:
         with store.transaction():
-            store.conn.executemany("UPDATE changes SET raw=x'' WHERE origin=? AND counter=?",
-                                   keys + [(o, n) for _, _, o, n in graves])
-            store.conn.executemany("DELETE FROM records WHERE collection=? AND rid=?",
-                                   [(k, rid) for k, rid, _, _ in graves])
+            for rows in _pages(store, (
+                    "SELECT c.origin, c.counter, c.collection, c.raw FROM changes c WHERE "
+                    "length(c.raw) > 0 AND NOT EXISTS (SELECT 1 FROM records r WHERE "
+                    "r.collection=c.collection AND r.rid=c.rid AND (r.frontier IS NOT NULL OR "
+                    "(r.origin=c.origin AND r.counter=c.counter))) AND NOT EXISTS (SELECT 1 "
+                    "FROM records f WHERE f.collection=c.collection AND f.fork_of=c.rid AND "
+                    "f.fork_of IS NOT NULL) AND {after} ORDER BY c.origin, c.counter LIMIT ?"),
+                    (), 2):
+                keys = [(o, n) for o, n, k, raw in rows if settled.settled(o, n, k, bytes(raw))]
+                store.conn.executemany("UPDATE changes SET raw=x'' WHERE origin=? AND "
+                                       "counter=?", keys)
+                done += len(keys)
+            # settled deletions: the tombstone and its record row go too (no peer can send
+            # an edit concurrent with it any more; a late copy of any old change is a
+            # duplicate)
+            for rows in _pages(store, (
+                    "SELECT r.collection, r.rid, r.origin, r.counter, c.raw FROM records r "
+                    "JOIN changes c ON c.origin=r.origin AND c.counter=r.counter WHERE "
+                    "r.deleted=1 AND r.frontier IS NULL AND r.fork_of IS NULL AND r.conflict "
+                    "IS NULL AND {after} ORDER BY r.collection, r.rid LIMIT ?"), (), 2):
+                graves = [(k, rid, o, n) for k, rid, o, n, raw in rows
+                          if settled.settled(o, n, k, bytes(raw))]
+                store.conn.executemany("UPDATE changes SET raw=x'' WHERE origin=? AND "
+                                       "counter=?", [(o, n) for _, _, o, n in graves])
+                store.conn.executemany("DELETE FROM records WHERE collection=? AND rid=?",
+                                       [(k, rid) for k, rid, _, _ in graves])
+                done += len(graves)
     finally:
         store.conn.execute("PRAGMA secure_delete=OFF")
-    return len(keys) + len(graves)
+    return done
 
 
 def fold_stubs(store: Store) -> int:
@@ -159,32 +200,39 @@ def fold_stubs(store: Store) -> int:
     rest). Receipts: a change is removed only once every destination server's
     last accepted receipt covers it (its block hashes stand for it from then on).
     Own changes: later exports sign segments around the removed counters.
+
+    One transaction, read and folded page by page: folding a segment page by page
+    ends in the same hashes as folding it at once (each page's fold keeps hashes
+    for everything removed so far; the last one keeps the maximal subtrees).
     """
     from sneakersync.sync import receipts
 
-    rows = store.conn.execute("SELECT origin, counter FROM changes WHERE length(raw)=0 "
-                              "ORDER BY origin, counter").fetchall()
-    servers = [p.device_id for p in receipts.servers(store)] if rows else []
+    origins = [o for (o,) in store.conn.execute(
+        "SELECT DISTINCT origin FROM changes WHERE length(raw)=0 ORDER BY origin")]
+    if not origins:
+        return 0
+    servers = [p.device_id for p in receipts.servers(store)]
     limits: dict[str, int] = {}
     if servers:
         receipts.ensure_schema(store)
-        for origin in {o for o, _ in rows}:
+        for origin in origins:
             lasts = [store.conn.execute("SELECT last FROM rcpt_peaks WHERE server=? AND "
                                         "origin=?", (s, origin)).fetchone() for s in servers]
             limits[origin] = min((int(x[0]) if x else 0) for x in lasts)
-    gone: dict[str, list[int]] = {}
-    for origin, counter in rows:
-        if not servers or counter <= limits.get(origin, 0):
-            gone.setdefault(origin, []).append(int(counter))
-    if not gone:
-        return 0
+    done = 0
     with store.transaction():
-        for origin, counters in gone.items():
-            if origin != store.device_id:
-                _fold_segments(store, origin, counters)
-            store.conn.executemany("DELETE FROM changes WHERE origin=? AND counter=?",
-                                   [(origin, c) for c in counters])
-    return sum(len(c) for c in gone.values())
+        for origin in origins:
+            limit = limits.get(origin, 0) if servers else 1 << 62
+            for rows in _pages(store, "SELECT counter FROM changes WHERE origin=? AND "
+                               "length(raw)=0 AND counter<=? AND {after} ORDER BY counter "
+                               "LIMIT ?", (origin, limit), 1):
+                counters = [int(c) for (c,) in rows]
+                if origin != store.device_id:
+                    _fold_segments(store, origin, counters)
+                store.conn.executemany("DELETE FROM changes WHERE origin=? AND counter=?",
+                                       [(origin, c) for c in counters])
+                done += len(counters)
+    return done
 
 
 def _fold_segments(store: Store, origin: str, removed: list[int]) -> None:

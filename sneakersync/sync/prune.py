@@ -26,7 +26,7 @@ Storage: table ``retention`` (collection, policy, days) in the device's store fi
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Iterator
 
 from sneakersync.store import peers as peers_mod
 from sneakersync.sync import receipts
@@ -90,6 +90,9 @@ def _contains(ranges: Ranges, n: int) -> bool:
     return any(lo <= n <= hi for lo, hi in ranges)
 
 
+BATCH = 2000  # records (or changes) read per query: memory is bounded by this
+
+
 @dataclass
 class Plan:
     records: list[tuple[str, str]] = field(default_factory=list)
@@ -98,38 +101,76 @@ class Plan:
     not_delivered: int = 0
     in_conflict: int = 0
     waiting: int = 0
+    count: int = 0  # records that may go (``records`` lists them unless ``keep=False``)
 
 
-def plan(store: Store, *, now: int | None = None) -> Plan:
-    """Which records may go now (read-only)."""
-    now = now if now is not None else now_ms()
-    out = Plan()
-    covered = receipts.covered_ranges(store)
+def _record_pages(store: Store, collection: str) -> Iterator[list[Any]]:
+    """The collection's records in pages of :data:`BATCH`, by rid (keyset: the caller
+    may delete between pages)."""
+    last: str | None = None
+    while True:
+        if last is None:
+            rows = store.conn.execute(
+                "SELECT rid, origin, counter, frontier, conflict, fork_of FROM records "
+                "WHERE collection=? ORDER BY rid LIMIT ?", (collection, BATCH)).fetchall()
+        else:
+            rows = store.conn.execute(
+                "SELECT rid, origin, counter, frontier, conflict, fork_of FROM records "
+                "WHERE collection=? AND rid>? ORDER BY rid LIMIT ?",
+                (collection, last, BATCH)).fetchall()
+        if not rows:
+            return
+        yield rows
+        if len(rows) < BATCH:
+            return
+        last = rows[-1][0]
+
+
+def _verdict(store: Store, covered: dict[str, Ranges], collection: str, policy: str,
+             days: int | None, now: int, row: Any) -> str:
+    """Why a record stays (``in_conflict``, ``edited_since``, ``not_delivered``,
+    ``waiting``), or ``go``."""
+    rid, origin, counter, frontier, conflict, fork_of = row
+    if frontier is not None or conflict is not None or fork_of is not None:
+        return "in_conflict"
+    if not _contains(covered.get(origin, []), counter):
+        older = store.conn.execute(
+            "SELECT origin, counter FROM changes WHERE collection=? AND rid=?",
+            (collection, rid)).fetchall()
+        if any(_contains(covered.get(o, []), c) for o, c in older):
+            return "edited_since"
+        return "not_delivered"
+    if policy == "after-receipt-days":
+        since = receipts.covered_since(store, origin, counter)
+        if since is None or now - since < (days or 0) * DAY_MS:
+            return "waiting"
+    return "go"
+
+
+def _candidates(store: Store, covered: dict[str, Ranges], now: int
+                ) -> Iterator[tuple[str, list[tuple[str, Any]]]]:
+    """Per page of records whose collection may prune: (collection, [(verdict, row)])."""
     for collection, (policy, days) in retention(store).items():
         if policy == "keep":
             continue
-        rows = store.conn.execute(
-            "SELECT rid, origin, counter, frontier, conflict, fork_of FROM records "
-            "WHERE collection=?", (collection,)).fetchall()
-        for rid, origin, counter, frontier, conflict, fork_of in rows:
-            if frontier is not None or conflict is not None or fork_of is not None:
-                out.in_conflict += 1
+        for rows in _record_pages(store, collection):
+            yield collection, [(_verdict(store, covered, collection, policy, days, now, r), r)
+                               for r in rows]
+
+
+def plan(store: Store, *, now: int | None = None, keep: bool = True) -> Plan:
+    """Which records may go now (read-only; ``keep=False`` only counts them)."""
+    now = now if now is not None else now_ms()
+    out = Plan()
+    covered = receipts.covered_ranges(store)
+    for collection, page in _candidates(store, covered, now):
+        for verdict, row in page:
+            if verdict != "go":
+                setattr(out, verdict, getattr(out, verdict) + 1)
                 continue
-            if not _contains(covered.get(origin, []), counter):
-                older = store.conn.execute(
-                    "SELECT origin, counter FROM changes WHERE collection=? AND rid=?",
-                    (collection, rid)).fetchall()
-                if any(_contains(covered.get(o, []), c) for o, c in older):
-                    out.edited_since += 1
-                else:
-                    out.not_delivered += 1
-                continue
-            if policy == "after-receipt-days":
-                since = receipts.covered_since(store, origin, counter)
-                if since is None or now - since < (days or 0) * DAY_MS:
-                    out.waiting += 1
-                    continue
-            out.records.append((collection, rid))
+            if keep:
+                out.records.append((collection, row[0]))
+            out.count += 1
             out.by_collection[collection] = out.by_collection.get(collection, 0) + 1
     return out
 
@@ -155,62 +196,86 @@ class _Needs:
 
 def prune(home: Home, store: Store, *, dry_run: bool = False,
           now: int | None = None) -> dict[str, Any]:
-    """Delete the local copy of delivered records; see the module docstring."""
+    """Delete the local copy of delivered records; see the module docstring.
+
+    The deletion is one transaction (a crash leaves the store as it was), but no
+    list of records or changes is held in memory: a first read-only pass counts the
+    plan, then the transaction walks the records again page by page (see
+    :data:`BATCH`) and deletes as it goes.  Deleting a record touches only that
+    record, its forks (never pruned themselves: the first pass counted them in
+    ``in_conflict``) and its own changes, so the second pass decides exactly as the
+    first.  Stubs left by earlier prunes are erased first (their records are gone, so
+    they share no change with the records pruned now).
+    """
     now = now if now is not None else now_ms()
     ensure_schema(store)
-    p = plan(store, now=now)
+    p = plan(store, now=now, keep=False)
     covered = receipts.covered_ranges(store)
     needs = _Needs(store)
-    stubbed = kept_for_peers = 0
-    stub_keys: list[tuple[str, int]] = []
-    for collection, rid in p.records:
-        for origin, counter, raw in store.conn.execute(
-                "SELECT origin, counter, raw FROM changes WHERE collection=? AND rid=?",
-                (collection, rid)):
-            raw = bytes(raw)
-            if not raw:
-                continue  # already a stub
-            if not _contains(covered.get(origin, []), counter):
-                kept_for_peers += 1  # an older version the server never got: keep its bytes
-            elif needs.needed(origin, counter, collection, raw):
-                kept_for_peers += 1
-            else:
-                stub_keys.append((origin, counter))
-                stubbed += 1
-    # stubs left from earlier prunes whose peers have since caught up
-    late = _late_stubs(store, covered, needs) if not dry_run else []
     result: dict[str, Any] = {
-        "dry_run": dry_run, "records": len(p.records), "by_collection": p.by_collection,
+        "dry_run": dry_run, "records": p.count, "by_collection": p.by_collection,
         "edited_since": p.edited_since, "not_delivered": p.not_delivered,
         "in_conflict": p.in_conflict, "waiting": p.waiting,
-        "changes_erased": stubbed + len(late), "changes_kept_for_peers": kept_for_peers,
+        "changes_erased": 0, "changes_kept_for_peers": 0,
         "packets_removed": 0, "bookkeeping_rows_merged": 0,
         "receipts": [{"server": r["server"], "seq": r["seq"]} for r in receipts.status(store)],
     }
-    if not dry_run:
-        result["seen_packets_forgotten"] = compact_seen(store, now)
     if dry_run:
+        stubbed, kept, _ = _walk(store, covered, needs, now, write=False)
+        result["changes_erased"], result["changes_kept_for_peers"] = stubbed, kept
         return result
-    if not p.records and not late:
-        _compact(store, result)
-        return result
+    result["seen_packets_forgotten"] = compact_seen(store, now)
     store.conn.execute("PRAGMA secure_delete=ON")  # erased values do not linger in free pages
     try:
         with store.transaction():
-            # two statements, each on its index (an OR of the two scans the collection)
-            store.conn.executemany("DELETE FROM records WHERE collection=? AND rid=?",
-                                   p.records)
-            store.conn.executemany("DELETE FROM records WHERE collection=? AND fork_of=?",
-                                   p.records)
-            store.conn.executemany("UPDATE changes SET raw=x'' WHERE origin=? AND counter=?",
-                                   stub_keys + late)
+            # stubs left from earlier prunes whose peers have since caught up
+            late = _late_stubs(store, covered, needs)
+            stubbed, kept, gone = _walk(store, covered, needs, now, write=True)
     finally:
         store.conn.execute("PRAGMA secure_delete=OFF")
+    result["changes_erased"], result["changes_kept_for_peers"] = stubbed + late, kept
+    if not gone and not late:
+        _compact(store, result)
+        return result
     longest = max([d or 0 for _, d in retention(store).values()] + [0])
     result["bookkeeping_rows_merged"] = receipts.compact(store, now - (longest + 1) * DAY_MS)
     _compact(store, result)
     store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     return result
+
+
+def _walk(store: Store, covered: dict[str, Ranges], needs: _Needs, now: int, *,
+          write: bool) -> tuple[int, int, int]:
+    """Go through the records that may go; with ``write``, delete them (and their forks)
+    and erase the bytes of their changes no peer needs, page by page, in the caller's
+    transaction.  Returns (changes erased, changes kept for peers, records deleted)."""
+    stubbed = kept_for_peers = gone = 0
+    for collection, page in _candidates(store, covered, now):
+        rids = [(collection, row[0]) for verdict, row in page if verdict == "go"]
+        stub_keys: list[tuple[str, int]] = []
+        for _, rid in rids:
+            for origin, counter, raw in store.conn.execute(
+                    "SELECT origin, counter, raw FROM changes WHERE collection=? AND rid=?",
+                    (collection, rid)).fetchall():
+                raw = bytes(raw)
+                if not raw:
+                    continue  # already a stub
+                if not _contains(covered.get(origin, []), counter):
+                    kept_for_peers += 1  # an older version the server never got: keep it
+                elif needs.needed(origin, counter, collection, raw):
+                    kept_for_peers += 1
+                else:
+                    stub_keys.append((origin, counter))
+                    stubbed += 1
+        gone += len(rids)
+        if write and rids:
+            # two statements, each on its index (an OR of the two scans the collection)
+            store.conn.executemany("DELETE FROM records WHERE collection=? AND rid=?", rids)
+            store.conn.executemany("DELETE FROM records WHERE collection=? AND fork_of=?",
+                                   rids)
+            store.conn.executemany("UPDATE changes SET raw=x'' WHERE origin=? AND counter=?",
+                                   stub_keys)
+    return stubbed, kept_for_peers, gone
 
 
 def _compact(store: Store, result: dict[str, Any]) -> None:
@@ -242,18 +307,23 @@ def compact_seen(store: Store, now: int, keep_days: int = SEEN_KEEP_DAYS) -> int
     return n
 
 
-def _late_stubs(store: Store, covered: dict[str, Ranges], needs: _Needs
-                ) -> list[tuple[str, int]]:
-    """Changes of already-pruned records that kept their bytes for a peer that now has them."""
-    out = []
-    for origin, counter, collection, rid, raw in store.conn.execute(
+def _late_stubs(store: Store, covered: dict[str, Ranges], needs: _Needs) -> int:
+    """Erase (in the caller's transaction) changes of already-pruned records that kept
+    their bytes for a peer that now has them; returns how many."""
+    done = 0
+    last: tuple[str, int] = ("", -1)
+    while True:
+        rows = store.conn.execute(
             "SELECT c.origin, c.counter, c.collection, c.rid, c.raw FROM changes c WHERE "
-            "length(c.raw) > 0 AND NOT EXISTS (SELECT 1 FROM records r WHERE "
-            "r.collection=c.collection AND r.rid=c.rid) AND EXISTS (SELECT 1 FROM "
-            "rcpt_cover k WHERE k.origin=c.origin AND k.lo<=c.counter AND k.hi>=c.counter)"
-    ).fetchall():
-        raw = bytes(raw)
-        if _contains(covered.get(origin, []), counter) and \
-                not needs.needed(origin, counter, collection, raw):
-            out.append((origin, counter))
-    return out
+            "(c.origin, c.counter) > (?, ?) AND length(c.raw) > 0 AND NOT EXISTS (SELECT 1 "
+            "FROM records r WHERE r.collection=c.collection AND r.rid=c.rid) AND EXISTS "
+            "(SELECT 1 FROM rcpt_cover k WHERE k.origin=c.origin AND k.lo<=c.counter AND "
+            "k.hi>=c.counter) ORDER BY c.origin, c.counter LIMIT ?", (*last, BATCH)).fetchall()
+        keys = [(origin, counter) for origin, counter, collection, rid, raw in rows
+                if _contains(covered.get(origin, []), counter)
+                and not needs.needed(origin, counter, collection, bytes(raw))]
+        store.conn.executemany("UPDATE changes SET raw=x'' WHERE origin=? AND counter=?", keys)
+        done += len(keys)
+        if len(rows) < BATCH:
+            return done
+        last = (rows[-1][0], rows[-1][1])

@@ -94,6 +94,14 @@ def check_plain(home: Home, store: Store, raw: bytes) -> tuple[str, codec.Receip
     Returns (status, receipt) with status "accepted", "duplicate" or "stale";
     raises :class:`receipts_codec.ReceiptProblem` for anything to refuse.
     """
+    status, rc, _ = _check(home, store, raw)
+    return status, rc
+
+
+Blocks = dict[str, tuple[int, int, dict[tuple[int, int], bytes]]]
+
+
+def _check(home: Home, store: Store, raw: bytes) -> tuple[str, codec.Receipt, Blocks]:
     rc = codec.decode(raw)
     server = next((p for p in servers(store) if p.sign_pub == rc.body.server_key), None)
     if server is None:
@@ -102,64 +110,68 @@ def check_plain(home: Home, store: Store, raw: bytes) -> tuple[str, codec.Receip
     rc = codec.verify(raw, server_key=server.sign_pub, server_id=server.device_id,
                       device_id=home.device_id)
     status = codec.compare(rc, last_receipt(store, server.device_id))
+    blocks: Blocks = {}
     if status == "accepted":
-        check_roots(store, server.device_id, rc)
-    return status, rc
+        blocks = check_roots(store, server.device_id, rc)
+    return status, rc, blocks
 
 
-def check_roots(store: Store, server_id: str, rc: codec.Receipt
-                ) -> dict[str, tuple[int, int, dict[tuple[int, int], bytes]]]:
+def check_roots(store: Store, server_id: str, rc: codec.Receipt) -> Blocks:
     """Recompute each covered root from this device's hashes; returns, per origin, the
     new (leaf count, highest counter, block hashes) to remember.
 
     A receipt that extends the last accepted one (every newly covered counter is
     above everything covered before) is checked from the remembered block hashes
     plus the new leaves, so settled changes need keep no hash here.
+
+    Memory does not grow with the receipt: the leaf hashes are read from the change
+    log in counter order (one cursor per covered range) into a
+    :class:`merkle.Accumulator`, which keeps O(log n) hashes.
     """
     from sneakersync.wire import crypto, merkle
 
     ensure_schema(store)
     out = {}
     for origin, c in rc.body.covered.items():
-        counters = [n for lo, hi in c.ranges for n in range(lo, hi + 1)]
-        base, known = 0, {}
+        total = sum(hi - lo + 1 for lo, hi in c.ranges)
+        acc = merkle.Accumulator()
+        after = None  # counters up to this one stand as remembered block hashes
         row = store.conn.execute("SELECT n, last, peaks FROM rcpt_peaks WHERE server=? AND "
                                  "origin=?", (server_id, origin)).fetchone()
         if row is not None:
-            import bisect
-
             n_old, last_old = int(row[0]), int(row[1])
-            if bisect.bisect_right(counters, last_old) == n_old:
-                base = n_old
-                known = {tuple(int(x) for x in k.split(",")): bytes.fromhex(v)
+            # the receipt extends the last one: exactly n_old covered counters <= last_old
+            if sum(max(0, min(hi, last_old) - lo + 1) for lo, hi in c.ranges) == n_old:
+                known = {(int(k.split(",")[0]), int(k.split(",")[1])): bytes.fromhex(v)
                          for k, v in json.loads(row[2]).items()}
-        held: dict[int, bytes] = {}
-        if base < len(counters):
-            for lo, hi in c.ranges:
-                if hi >= counters[base]:
-                    held.update(store.hashes(origin, max(lo, counters[base]), hi))
-        leaves = {}
-        for pos in range(base, len(counters)):
-            h = held.get(counters[pos])
-            if h is None:
+                acc = merkle.Accumulator(known, n_old)
+                after = last_old
+        for lo, hi in c.ranges:
+            if after is not None:
+                lo = max(lo, after + 1)
+            want = lo
+            for counter, h in store.conn.execute(
+                    "SELECT counter, hash FROM changes WHERE origin=? AND counter BETWEEN ? "
+                    "AND ? ORDER BY counter", (origin, lo, hi)):
+                if counter != want:
+                    break
+                acc.add(bytes(h))
+                want += 1
+            if want <= hi:
                 raise codec.ReceiptProblem(
-                    "not-held", f"receipt covers change {origin}:{counters[pos]}, which this "
+                    "not-held", f"receipt covers change {origin}:{want}, which this "
                     "device does not hold")
-            leaves[pos] = h
-        sub = merkle.subtree_from(leaves, known)  # type: ignore[arg-type]
-        if not crypto.ct_equal(sub(0, len(counters)), c.root):
+        if not crypto.ct_equal(acc.root(), c.root):
             raise codec.ReceiptProblem("root-mismatch", f"receipt root for {origin} does not "
                                                         "match this device's changes")
-        out[origin] = (len(counters), counters[-1],
-                       {b: sub(*b) for b in merkle.blocks(len(counters))})
+        out[origin] = (total, c.ranges[-1][1], acc.blocks())
     return out
 
 
-def _accept(store: Store, rc: codec.Receipt) -> None:
+def _accept(store: Store, rc: codec.Receipt, peaks: Blocks) -> None:
     server = rc.body.server
     at = now_ms()
     prev = last_receipt(store, server)
-    peaks = check_roots(store, server, rc)
     with store.transaction():
         for origin, (n, last, blocks) in peaks.items():
             store.conn.execute(
@@ -194,11 +206,11 @@ def apply_wrapped(home: Home, store: Store, data: bytes) -> dict[str, Any]:
     except SneakersyncError as err:
         return {"status": "rejected", "reason": "wrapping", "error": f"{err.layer}: {err}"}
     try:
-        status, rc = check_plain(home, store, raw)
+        status, rc, peaks = _check(home, store, raw)
     except codec.ReceiptProblem as err:
         return {"status": "rejected", "reason": err.reason, "error": f"{err.layer}: {err}"}
     if status == "accepted":
-        _accept(store, rc)
+        _accept(store, rc, peaks)
     return {"status": status, "server": rc.body.server, "seq": rc.body.seq}
 
 

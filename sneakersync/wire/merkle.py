@@ -205,3 +205,51 @@ def subtree_from(leaves: Mapping[int, bytes], known: Mapping[tuple[int, int], by
         return h
 
     return subtree
+
+
+class Accumulator:
+    """The RFC 6962 root over leaves added one at a time, in O(log n) memory.
+
+    It keeps only the hashes of :func:`blocks` of the leaves added so far (a binary
+    counter of perfect subtrees: adding a leaf merges equal-sized blocks from the
+    right), so a root over a million stored hashes needs no list of them.  Start it
+    from the block hashes of the first ``n`` leaves to extend a tree whose early
+    leaves are no longer at hand.
+    """
+
+    def __init__(self, known: Mapping[tuple[int, int], bytes] | None = None,
+                 n: int = 0) -> None:
+        self._stack: list[tuple[int, bytes]] = []
+        self.n = 0
+        for lo, hi in blocks(n):
+            h = (known or {}).get((lo, hi))
+            if h is None:
+                raise AuthError(f"no hash known for leaves {lo}..{hi - 1}")
+            self._stack.append((hi - lo, h))
+            self.n = hi
+
+    def add(self, leaf: bytes) -> None:
+        size, h = 1, leaf
+        stack = self._stack
+        while stack and stack[-1][0] == size:
+            h = node_hash(stack.pop()[1], h)
+            size *= 2
+        stack.append((size, h))
+        self.n += 1
+
+    def root(self) -> bytes:
+        if not self._stack:
+            raise AuthError("a Merkle tree needs at least one leaf")
+        h = self._stack[-1][1]
+        for _, left in reversed(self._stack[:-1]):
+            h = node_hash(left, h)
+        return h
+
+    def blocks(self) -> dict[tuple[int, int], bytes]:
+        """The hashes of ``blocks(n)``, by position range (what :meth:`__init__` takes)."""
+        out: dict[tuple[int, int], bytes] = {}
+        pos = 0
+        for size, h in self._stack:
+            out[(pos, pos + size)] = h
+            pos += size
+        return out
