@@ -20,7 +20,9 @@ canonical encoding of the value it denotes:
 
 The member count, ``-0`` and white space are checked on the text outside strings
 (once the escapes are checked and dropped, every ``"`` opens or closes a string),
-built with one split: cheaper than re-encoding.
+built with one split: cheaper than re-encoding.  :meth:`CanonicalReader.read_lines`
+parses many texts (a segment's change lines) as one JSON array, which lets records
+share their key strings, once it has shown that each element is exactly one text.
 
 The reader is *sound*: what it accepts is canonical.  It is deliberately not
 complete: a text with a ``\\u`` escape (canonical only for the rare control
