@@ -92,22 +92,22 @@ def fold(first: int, last: int, present: Sequence[int],
     A relay that drops the leaves it no longer needs keeps these instead: with
     them and the remaining leaves, ``subtree_from`` still proves any present leaf.
     """
-    pres = sorted(present)
     out: dict[tuple[int, int], bytes] = {}
-
-    def walk(lo: int, hi: int) -> None:
-        i = bisect_left(pres, lo)
-        if i == len(pres) or pres[i] >= hi:
-            out[(lo, hi)] = subtree(lo, hi)
-            return
-        if hi - lo == 1:
-            return
-        mid = lo + _split(hi - lo)
-        walk(lo, mid)
-        walk(mid, hi)
-
-    walk(first, last + 1)
+    _fold(first, last + 1, sorted(present), subtree, out)
     return out
+
+
+def _fold(lo: int, hi: int, pres: Sequence[int], subtree: Callable[[int, int], bytes],
+          out: dict[tuple[int, int], bytes]) -> None:
+    i = bisect_left(pres, lo)
+    if i == len(pres) or pres[i] >= hi:
+        out[(lo, hi)] = subtree(lo, hi)
+        return
+    if hi - lo == 1:
+        return
+    mid = lo + _split(hi - lo)
+    _fold(lo, mid, pres, subtree, out)
+    _fold(mid, hi, pres, subtree, out)
 
 
 def _root(leaves: Sequence[bytes], lo: int, hi: int) -> bytes:
@@ -166,45 +166,59 @@ def verify_root(first: int, last: int, leaves: Mapping[int, bytes],
         return root([leaves[c] for c in inc]), {}
     it: Iterator[bytes] = iter(proof)
     known: dict[tuple[int, int], bytes] = {}
-
-    def walk(lo: int, hi: int, a: int, b: int) -> bytes:
-        if a == b:
-            h = next(it, None)
-            if h is None or len(h) != HASH_LEN:
-                raise AuthError("Merkle proof is too short")
-            known[(lo, hi)] = h
-            return h
-        if hi - lo == 1:
-            return leaves[lo]
-        mid = lo + _split(hi - lo)
-        m = bisect_left(inc, mid, a, b)
-        return node_hash(walk(lo, mid, a, m), walk(mid, hi, m, b))
-
-    r = walk(first, last + 1, 0, len(inc))
+    r = _walk(first, last + 1, 0, len(inc), inc, leaves, it, known)
     if next(it, None) is not None:
         raise AuthError("Merkle proof is too long")
     return r, known
 
 
+def _walk(lo: int, hi: int, a: int, b: int, inc: Sequence[int], leaves: Mapping[int, bytes],
+          it: Iterator[bytes], known: dict[tuple[int, int], bytes]) -> bytes:
+    """The hash of subtree [lo, hi) whose present leaves are ``inc[a:b]``; a subtree with
+    none takes the next proof hash.  (A module function, not a closure calling itself: such
+    a closure is a reference cycle that keeps a packet's leaves alive until the next full
+    garbage collection.)"""
+    if a == b:
+        h = next(it, None)
+        if h is None or len(h) != HASH_LEN:
+            raise AuthError("Merkle proof is too short")
+        known[(lo, hi)] = h
+        return h
+    if hi - lo == 1:
+        return leaves[lo]
+    mid = lo + _split(hi - lo)
+    m = bisect_left(inc, mid, a, b)
+    return node_hash(_walk(lo, mid, a, m, inc, leaves, it, known),
+                     _walk(mid, hi, m, b, inc, leaves, it, known))
+
+
 def subtree_from(leaves: Mapping[int, bytes], known: Mapping[tuple[int, int], bytes]
                  ) -> Callable[[int, int], bytes]:
     """A ``subtree(lo, hi)`` function over partially known trees (for relays)."""
-    cache: dict[tuple[int, int], bytes] = dict(known)
+    return _Subtrees(leaves, known)
 
-    def subtree(lo: int, hi: int) -> bytes:
-        got = cache.get((lo, hi))
+
+class _Subtrees:
+    """Subtree hashes from the leaves and proof hashes at hand, computed once each (an
+    object, not a closure calling itself, so it holds no reference cycle)."""
+
+    def __init__(self, leaves: Mapping[int, bytes],
+                 known: Mapping[tuple[int, int], bytes]) -> None:
+        self.leaves = leaves
+        self.cache: dict[tuple[int, int], bytes] = dict(known)
+
+    def __call__(self, lo: int, hi: int) -> bytes:
+        got = self.cache.get((lo, hi))
         if got is not None:
             return got
         if hi - lo == 1:
-            if lo not in leaves:
+            if lo not in self.leaves:
                 raise AuthError(f"no hash known for change {lo}")
-            return leaves[lo]
+            return self.leaves[lo]
         mid = lo + _split(hi - lo)
-        h = node_hash(subtree(lo, mid), subtree(mid, hi))
-        cache[(lo, hi)] = h
+        h = node_hash(self(lo, mid), self(mid, hi))
+        self.cache[(lo, hi)] = h
         return h
-
-    return subtree
 
 
 class Accumulator:
