@@ -414,3 +414,16 @@ def test_lines_are_not_bound_across_their_ends(texts: list[str]) -> None:
     assert outcome(body_mod.parse_changes, lines, ORIGIN, FIRST, LAST) == \
         ("refused", "a change line is not JSON")
     assert all(got is None for got in CanonicalReader().read_lines(texts))
+
+
+@pytest.mark.parametrize("tail", ["],[2", "],[0", "]]", "],[[]", "],[true"])
+def test_a_line_with_text_after_its_change_is_refused(tail: str) -> None:
+    """The array of a segment's lines must be the whole joined text: a line that closes the
+    array early and adds text with no object member after it is not one change."""
+    for texts in ([_change(1) + tail], [_change(1) + tail, _change(2)],
+                  [_change(1), _change(2) + tail]):
+        lines = [t.encode() for t in texts]
+        got = outcome(body_mod.parse_changes, lines, ORIGIN, FIRST, LAST)
+        assert got == ("refused", "a change line is not JSON"), (texts, got)
+        assert CanonicalReader().read_lines(texts)[texts.index(next(
+            t for t in texts if t.endswith(tail)))] is None

@@ -116,9 +116,10 @@ class CanonicalReader:
 
         def read_lines(texts: Sequence[str]) -> list[tuple[Any, str] | None]:
             """:func:`read` of each text (None where it raises), in one parse of them
-            all as a JSON array when that can be bound to the texts: every text's
-            quotes pair up and its brackets balance, so each joining comma is at the
-            array's own level and each element is exactly one text.  Keys repeated
+            all as a JSON array when that can be bound to the texts: the array is the
+            whole joined text, and every text's quotes pair up and its brackets balance,
+            so each joining comma is at the array's own level and each element is
+            exactly one text.  Keys repeated
             across texts then share one string, which saves memory and time."""
             nonlocal members
             members = 0
@@ -127,9 +128,12 @@ class CanonicalReader:
                 values, end = scan(whole)
             except (ValueError, RecursionError, _NotCanonical):
                 values, end = None, 0
+            # the array must be the whole text: a line may not close it early and carry
+            # text after its change (``{...}],[2``)
+            whole_parsed = end == len(whole)
             del whole
             structures = []
-            if end and type(values) is list and len(values) == len(texts):
+            if whole_parsed and type(values) is list and len(values) == len(texts):
                 colons = 0
                 for text in texts:
                     structure = _outside(text)
