@@ -4,8 +4,8 @@ whole tables, and the receipt root is recomputed by a streaming Merkle accumulat
 
 The page size must not change any result: the same store settled with pages of 3 rows
 and with pages larger than the store ends byte-for-byte equal in every table, with the
-same reports.  Each public write stays one transaction: a failure in the middle of a
-prune (after several pages were written inside it) leaves the store exactly as it was,
+same reports.  Each page is read and written in one transaction: a failure in the
+middle of a prune leaves the pages before it pruned completely and the rest untouched,
 and a re-run reaches the clean result.  (``kill -9`` at commit points is the crash
 campaign's, tests/test_crash.py.)
 """
@@ -108,9 +108,12 @@ def test_tiny_pages_give_the_same_store_and_reports(unsettled: tuple[Path, Path]
     assert all(r[1].startswith(("n", "late")) for r in whole_db["records"])
 
 
-def test_a_failure_mid_prune_changes_nothing_and_a_rerun_finishes(
+def test_a_crash_between_pages_leaves_whole_records_and_a_rerun_finishes(
         unsettled: tuple[Path, Path], tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch) -> None:
+    """Prune commits a page of records at a time; a failure inside a page rolls that
+    page back, the pages before it stay pruned completely, and a re-run ends in
+    exactly the store of an uninterrupted run."""
     home_path, stick = unsettled
     clean = tmp_path / "clean"
     shutil.copytree(home_path, clean)
@@ -122,25 +125,40 @@ def test_a_failure_mid_prune_changes_nothing_and_a_rerun_finishes(
     compact.compact(s)
     prune.set_retention(s, "hh", "after-receipt")
     before = _dump(s)
+    going = sorted(rid for _, rid in prune.plan(s, now=NOW).records)
     calls = {"n": 0}
     real = prune._Needs.needed
 
     def dies_late(self: Any, *args: Any) -> bool:
         calls["n"] += 1
-        if calls["n"] == 400:  # well past the first pages of 5 records
+        if calls["n"] == 403:  # inside a page of 5 records, well past the first ones
             raise RuntimeError("power cut")
         return real(self, *args)
 
     monkeypatch.setattr(prune._Needs, "needed", dies_late)
     with pytest.raises(RuntimeError):
         prune.prune(h, s, now=NOW)
-    assert calls["n"] == 400
+    assert not s.conn.in_transaction  # the failing page was rolled back at once
     after = _dump(s)
-    # forgetting old seen packets is a transaction of its own, before the deletion
-    assert len(after.pop("packets")) < len(before.pop("packets"))
-    assert after == before  # the deletions of earlier pages were rolled back
+    left = {r[1] for r in after["records"] if r[0] == "hh"}
+    pruned = [rid for rid in going if rid not in left]
+    # the pages before the failure, whole pages of 5 records, in rid order
+    assert 0 < len(pruned) < len(going) and len(pruned) % 5 == 0
+    assert pruned == going[:len(pruned)]
+
+    def changes_of(db: dict[str, list[Any]], rids: set[str]) -> list[Any]:
+        return [c for c in db["changes"] if c[2] == "hh" and c[3] in rids]
+
+    # every record still here is untouched; every pruned one lost its values, but for
+    # the 'late' ones, which b has not confirmed (kept for b)
+    assert changes_of(after, left) == changes_of(before, left)
+    late = {rid for rid in pruned if rid.startswith("late")}
+    assert late and all(c[6] for c in changes_of(after, late))
+    assert all(c[6] == b"" for c in changes_of(after, set(pruned) - late))
+    assert len(changes_of(after, set(pruned))) >= len(pruned)
     monkeypatch.setattr(prune._Needs, "needed", real)
-    prune.prune(h, s, now=NOW)
+    again = prune.prune(h, s, now=NOW)
+    assert again["records"] == len(going) - len(pruned)
     assert _dump(s) == clean_db
     s.close()
 
@@ -175,3 +193,65 @@ def test_a_receipt_whose_root_does_not_match_the_store_deletes_nothing(
         assert res["records"] == 0 and res["not_delivered"] > 1000
     finally:
         s.close()
+
+
+def test_a_crash_between_folded_pages_keeps_relayed_changes_provable(
+        unsettled: tuple[Path, Path], tmp_path: Path, make_device,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Compaction folds stubs a page at a time, with the segment hashes that stand for
+    them: stopped half-way, the relayed changes left still travel with valid proofs to
+    a new peer, and a re-run ends in the store of an uninterrupted run."""
+    from sneakersync.store import peers
+    from sneakersync.sync.engine import ImportReport, build_export, import_packet
+
+    home_path, stick = unsettled
+    clean = tmp_path / "clean"
+    shutil.copytree(home_path, clean)
+    _, clean_db = _settle(clean, stick, 3, monkeypatch)
+
+    h = home_mod.load(home_path)
+    s = h.open_store()
+    receipts.import_receipts(h, s, Drive(stick))
+    compact.compact(s)
+    prune.set_retention(s, "hh", "after-receipt")
+    calls = {"n": 0}
+    real = compact._fold_segments
+
+    def dies(*args: Any) -> None:
+        calls["n"] += 1
+        if calls["n"] == 5:
+            raise RuntimeError("power cut")
+        real(*args)
+
+    monkeypatch.setattr(compact, "_fold_segments", dies)
+    with pytest.raises(RuntimeError):
+        prune.prune(h, s, now=NOW)
+    assert not s.conn.in_transaction
+    b_id = next(o for (o,) in s.conn.execute("SELECT DISTINCT origin FROM changes")
+                if o != h.device_id)
+    stubs = s.conn.execute("SELECT COUNT(*) FROM changes WHERE origin=? AND raw=x''",
+                           (b_id,)).fetchone()[0]
+    assert stubs == 60 - 4 * 3  # four pages of b's stubs folded away, the rest still there
+    monkeypatch.setattr(compact, "_fold_segments", real)
+    s.close()
+
+    # a copy of the half-folded store relays b's remaining changes to a new peer
+    half = tmp_path / "half"
+    shutil.copytree(home_path, half)
+    ha = home_mod.load(half)
+    sa = ha.open_store()
+    c = make_device("devc", seed=9)
+    peers.add(sa, c.home.card.encode())
+    peers.add(c.store, ha.card.encode())
+    peers.add(c.store, home_mod.load(tmp_path / "dev1").card.encode())  # b, the origin
+    out = build_export(ha, sa, [peers.by_id(sa, c.id)], full=True)
+    rep = ImportReport()
+    import_packet(c.home, c.store, out.data, rep)
+    assert not rep.rejected and not rep.quarantined, rep.as_json()
+    assert {rid for rid, _ in c.store.rows("notes")} >= {f"n{i}" for i in range(20)}
+    sa.close()
+
+    s = h.open_store()
+    prune.prune(h, s, now=NOW)
+    assert _dump(s) == clean_db
+    s.close()

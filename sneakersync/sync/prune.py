@@ -25,6 +25,7 @@ Storage: table ``retention`` (collection, policy, days) in the device's store fi
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
@@ -90,7 +91,7 @@ def _contains(ranges: Ranges, n: int) -> bool:
     return any(lo <= n <= hi for lo, hi in ranges)
 
 
-BATCH = 2000  # records (or changes) read per query: memory is bounded by this
+BATCH = 10_000  # records (or changes) per page and transaction: memory is bounded by this
 
 
 @dataclass
@@ -104,26 +105,12 @@ class Plan:
     count: int = 0  # records that may go (``records`` lists them unless ``keep=False``)
 
 
-def _record_pages(store: Store, collection: str) -> Iterator[list[Any]]:
-    """The collection's records in pages of :data:`BATCH`, by rid (keyset: the caller
-    may delete between pages)."""
-    last: str | None = None
-    while True:
-        if last is None:
-            rows = store.conn.execute(
-                "SELECT rid, origin, counter, frontier, conflict, fork_of FROM records "
-                "WHERE collection=? ORDER BY rid LIMIT ?", (collection, BATCH)).fetchall()
-        else:
-            rows = store.conn.execute(
-                "SELECT rid, origin, counter, frontier, conflict, fork_of FROM records "
-                "WHERE collection=? AND rid>? ORDER BY rid LIMIT ?",
-                (collection, last, BATCH)).fetchall()
-        if not rows:
-            return
-        yield rows
-        if len(rows) < BATCH:
-            return
-        last = rows[-1][0]
+def _record_pager(store: Store, collection: str) -> Any:
+    from sneakersync.sync.compact import Pager
+
+    return Pager(store, "SELECT rid, origin, counter, frontier, conflict, fork_of FROM "
+                 "records WHERE collection=? AND {after} ORDER BY rid LIMIT ?",
+                 (collection,), 1, BATCH)
 
 
 def _verdict(store: Store, covered: dict[str, Ranges], collection: str, policy: str,
@@ -147,15 +134,20 @@ def _verdict(store: Store, covered: dict[str, Ranges], collection: str, policy: 
     return "go"
 
 
-def _candidates(store: Store, covered: dict[str, Ranges], now: int
+def _candidates(store: Store, covered: dict[str, Ranges], now: int, *, write: bool = False
                 ) -> Iterator[tuple[str, list[tuple[str, Any]]]]:
-    """Per page of records whose collection may prune: (collection, [(verdict, row)])."""
+    """Per page of records whose collection may prune: (collection, [(verdict, row)]).
+    With ``write``, each page is read, and the caller's writes for it made, in one
+    transaction (committed when the caller asks for the next page)."""
     for collection, (policy, days) in retention(store).items():
         if policy == "keep":
             continue
-        for rows in _record_pages(store, collection):
-            yield collection, [(_verdict(store, covered, collection, policy, days, now, r), r)
-                               for r in rows]
+        pager = _record_pager(store, collection)
+        while not pager.done:
+            with store.transaction() if write else contextlib.nullcontext():
+                rows = pager.next()
+                yield collection, [(_verdict(store, covered, collection, policy, days, now,
+                                             r), r) for r in rows]
 
 
 def plan(store: Store, *, now: int | None = None, keep: bool = True) -> Plan:
@@ -198,14 +190,16 @@ def prune(home: Home, store: Store, *, dry_run: bool = False,
           now: int | None = None) -> dict[str, Any]:
     """Delete the local copy of delivered records; see the module docstring.
 
-    The deletion is one transaction (a crash leaves the store as it was), but no
-    list of records or changes is held in memory: a first read-only pass counts the
-    plan, then the transaction walks the records again page by page (see
-    :data:`BATCH`) and deletes as it goes.  Deleting a record touches only that
-    record, its forks (never pruned themselves: the first pass counted them in
-    ``in_conflict``) and its own changes, so the second pass decides exactly as the
-    first.  Stubs left by earlier prunes are erased first (their records are gone, so
-    they share no change with the records pruned now).
+    No list of records or changes is held in memory: a first read-only pass counts
+    the plan, then a second walks the records again page by page (:data:`BATCH`
+    records), each page read and pruned in one transaction: its records, their forks
+    and the bytes of their changes go together, so a crash between pages leaves every
+    record either whole or fully pruned, and a re-run prunes the rest (the same store
+    as one uninterrupted run).  Deleting a record touches only that record, its forks
+    (never pruned themselves: the first pass counted them in ``in_conflict``) and its
+    own changes, so the second pass decides exactly as the first.  Stubs left by
+    earlier prunes are erased first, page by page too (their records are gone, so they
+    share no change with the records pruned now).
     """
     now = now if now is not None else now_ms()
     ensure_schema(store)
@@ -227,10 +221,9 @@ def prune(home: Home, store: Store, *, dry_run: bool = False,
     result["seen_packets_forgotten"] = compact_seen(store, now)
     store.conn.execute("PRAGMA secure_delete=ON")  # erased values do not linger in free pages
     try:
-        with store.transaction():
-            # stubs left from earlier prunes whose peers have since caught up
-            late = _late_stubs(store, covered, needs)
-            stubbed, kept, gone = _walk(store, covered, needs, now, write=True)
+        # stubs left from earlier prunes whose peers have since caught up
+        late = _late_stubs(store, covered, needs)
+        stubbed, kept, gone = _walk(store, covered, needs, now, write=True)
     finally:
         store.conn.execute("PRAGMA secure_delete=OFF")
     result["changes_erased"], result["changes_kept_for_peers"] = stubbed + late, kept
@@ -247,34 +240,37 @@ def prune(home: Home, store: Store, *, dry_run: bool = False,
 def _walk(store: Store, covered: dict[str, Ranges], needs: _Needs, now: int, *,
           write: bool) -> tuple[int, int, int]:
     """Go through the records that may go; with ``write``, delete them (and their forks)
-    and erase the bytes of their changes no peer needs, page by page, in the caller's
-    transaction.  Returns (changes erased, changes kept for peers, records deleted)."""
+    and erase the bytes of their changes no peer needs, one transaction per page.
+    Returns (changes erased, changes kept for peers, records deleted)."""
     stubbed = kept_for_peers = gone = 0
-    for collection, page in _candidates(store, covered, now):
-        rids = [(collection, row[0]) for verdict, row in page if verdict == "go"]
-        stub_keys: list[tuple[str, int]] = []
-        for _, rid in rids:
-            for origin, counter, raw in store.conn.execute(
-                    "SELECT origin, counter, raw FROM changes WHERE collection=? AND rid=?",
-                    (collection, rid)).fetchall():
-                raw = bytes(raw)
-                if not raw:
-                    continue  # already a stub
-                if not _contains(covered.get(origin, []), counter):
-                    kept_for_peers += 1  # an older version the server never got: keep it
-                elif needs.needed(origin, counter, collection, raw):
-                    kept_for_peers += 1
-                else:
-                    stub_keys.append((origin, counter))
-                    stubbed += 1
-        gone += len(rids)
-        if write and rids:
-            # two statements, each on its index (an OR of the two scans the collection)
-            store.conn.executemany("DELETE FROM records WHERE collection=? AND rid=?", rids)
-            store.conn.executemany("DELETE FROM records WHERE collection=? AND fork_of=?",
-                                   rids)
-            store.conn.executemany("UPDATE changes SET raw=x'' WHERE origin=? AND counter=?",
-                                   stub_keys)
+    # closing(): an error inside a page rolls its transaction back at once
+    with contextlib.closing(_candidates(store, covered, now, write=write)) as pages:
+        for collection, page in pages:
+            rids = [(collection, row[0]) for verdict, row in page if verdict == "go"]
+            stub_keys: list[tuple[str, int]] = []
+            for _, rid in rids:
+                for origin, counter, raw in store.conn.execute(
+                        "SELECT origin, counter, raw FROM changes WHERE collection=? AND "
+                        "rid=?", (collection, rid)).fetchall():
+                    raw = bytes(raw)
+                    if not raw:
+                        continue  # already a stub
+                    if not _contains(covered.get(origin, []), counter):
+                        kept_for_peers += 1  # an older version the server never got
+                    elif needs.needed(origin, counter, collection, raw):
+                        kept_for_peers += 1
+                    else:
+                        stub_keys.append((origin, counter))
+                        stubbed += 1
+            gone += len(rids)
+            if write and rids:
+                # two statements, each on its index (an OR of the two scans the collection)
+                store.conn.executemany("DELETE FROM records WHERE collection=? AND rid=?",
+                                       rids)
+                store.conn.executemany("DELETE FROM records WHERE collection=? AND "
+                                       "fork_of=?", rids)
+                store.conn.executemany("UPDATE changes SET raw=x'' WHERE origin=? AND "
+                                       "counter=?", stub_keys)
     return stubbed, kept_for_peers, gone
 
 
@@ -308,22 +304,23 @@ def compact_seen(store: Store, now: int, keep_days: int = SEEN_KEEP_DAYS) -> int
 
 
 def _late_stubs(store: Store, covered: dict[str, Ranges], needs: _Needs) -> int:
-    """Erase (in the caller's transaction) changes of already-pruned records that kept
-    their bytes for a peer that now has them; returns how many."""
+    """Erase changes of already-pruned records that kept their bytes for a peer that
+    now has them, one transaction per page; returns how many."""
+    from sneakersync.sync.compact import Pager
+
+    pager = Pager(store, (
+        "SELECT c.origin, c.counter, c.collection, c.rid, c.raw FROM changes c WHERE "
+        "length(c.raw) > 0 AND NOT EXISTS (SELECT 1 FROM records r WHERE "
+        "r.collection=c.collection AND r.rid=c.rid) AND EXISTS (SELECT 1 FROM rcpt_cover k "
+        "WHERE k.origin=c.origin AND k.lo<=c.counter AND k.hi>=c.counter) AND {after} "
+        "ORDER BY c.origin, c.counter LIMIT ?"), (), 2, BATCH)
     done = 0
-    last: tuple[str, int] = ("", -1)
-    while True:
-        rows = store.conn.execute(
-            "SELECT c.origin, c.counter, c.collection, c.rid, c.raw FROM changes c WHERE "
-            "(c.origin, c.counter) > (?, ?) AND length(c.raw) > 0 AND NOT EXISTS (SELECT 1 "
-            "FROM records r WHERE r.collection=c.collection AND r.rid=c.rid) AND EXISTS "
-            "(SELECT 1 FROM rcpt_cover k WHERE k.origin=c.origin AND k.lo<=c.counter AND "
-            "k.hi>=c.counter) ORDER BY c.origin, c.counter LIMIT ?", (*last, BATCH)).fetchall()
-        keys = [(origin, counter) for origin, counter, collection, rid, raw in rows
-                if _contains(covered.get(origin, []), counter)
-                and not needs.needed(origin, counter, collection, bytes(raw))]
-        store.conn.executemany("UPDATE changes SET raw=x'' WHERE origin=? AND counter=?", keys)
+    while not pager.done:
+        with store.transaction():
+            keys = [(origin, counter) for origin, counter, collection, rid, raw in pager.next()
+                    if _contains(covered.get(origin, []), counter)
+                    and not needs.needed(origin, counter, collection, bytes(raw))]
+            store.conn.executemany("UPDATE changes SET raw=x'' WHERE origin=? AND counter=?",
+                                   keys)
         done += len(keys)
-        if len(rows) < BATCH:
-            return done
-        last = (rows[-1][0], rows[-1][1])
+    return done
