@@ -155,10 +155,11 @@ class Pager:
 
 
 # Why a transaction per page, not one for the whole step: a transaction that rewrites
-# pages all over a large file spills them to the WAL, and every later page read in it
-# searches the WAL index segment by segment (one per 4,096 frames), so one transaction
-# over a million changes costs time quadratic in the store. Committed pages let the WAL
-# be checkpointed and restart.  Each page is read and written in one transaction.
+# rows all over a large file cannot be checkpointed until it ends, so its WAL grows to
+# the size of the store (1.7 GB at 1M records), and every page read inside it searches
+# a WAL index that grows with it (one hash table per 4,096 frames).  Committed pages
+# let the WAL be checkpointed and reused.  Each page is read and written in one
+# transaction.
 
 
 def erase_superseded(store: Store, settled: _Settled) -> int:
