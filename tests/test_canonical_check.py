@@ -184,7 +184,7 @@ def near_canonical(draw: Any) -> bytes:
         kind = draw(st.sampled_from([
             "none", "space", "ws", "reorder", "duplicate", "ascii", "slash", "number",
             "unicode-escape", "upper-escape", "surrogate", "bytes", "delete", "insert",
-            "indent", "deep", "huge", "constant", "bom", "pretty-data"]))
+            "indent", "deep", "huge", "constant", "bom", "pretty-data", "tail", "head"]))
         if kind == "space":
             p = _positions(raw, draw)
             raw = raw[:p] + b" " + raw[p:]
@@ -264,6 +264,11 @@ def near_canonical(draw: Any) -> bytes:
                 [b"NaN", b"Infinity", b"-Infinity", b"true", b"nul"])) + b",", 1)
         elif kind == "bom":
             raw = b"\xef\xbb\xbf" + raw
+        elif kind == "tail":  # text after the change: it may close a joined array early
+            raw = raw + draw(st.sampled_from([b"]", b"],[2", b"],[0", b"]]", b",1", b"}",
+                                              b"],[", b"],[{}", b" ", b",", b"\"\""]))
+        elif kind == "head":
+            raw = draw(st.sampled_from([b"[", b"1],[", b"1,", b"{}],[", b" ", b"\"\","])) + raw
         elif kind == "pretty-data":
             if isinstance(obj.get("d"), dict):
                 pretty = json.dumps(obj["d"], ensure_ascii=False, sort_keys=True).encode(
@@ -427,3 +432,47 @@ def test_a_line_with_text_after_its_change_is_refused(tail: str) -> None:
         assert got == ("refused", "a change line is not JSON"), (texts, got)
         assert CanonicalReader().read_lines(texts)[texts.index(next(
             t for t in texts if t.endswith(tail)))] is None
+
+
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
+@given(st.lists(near_canonical().map(lambda b: b.decode("utf-8", "replace"))
+                | change_objects().map(canonical.dumps), min_size=1, max_size=5))
+def test_read_lines_is_read_line_by_line(texts: list[str]) -> None:
+    """Parsing many lines as one array proves exactly what parsing each alone proves."""
+    texts = [t for t in texts if "\ud800" not in t]
+    if not texts or any(_has_surrogate(t) for t in texts):
+        return
+    one_by_one = [proven(t) for t in texts]
+    assert CanonicalReader().read_lines(texts) == one_by_one
+
+
+def _has_surrogate(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+JUNK = [b"]", b"],[2", b"],[0", b"]]", b",1", b"}", b"],[", b"],[{}", b" ", b",", b'""',
+        b"[", b"1],[", b"1,", b"{}],[", b'"",', b"],[[]", b"],[true"]
+
+
+@settings(max_examples=EXAMPLES // 2, deadline=None, suppress_health_check=list(HealthCheck))
+@given(st.lists(change_objects().map(canonical_line), min_size=1, max_size=4),
+       st.data())
+def test_text_around_a_change_decides_the_same(lines: list[bytes], data: Any) -> None:
+    """Junk before or after a change (which could close or open the array a segment's
+    lines are parsed as) is refused exactly as the re-encoding check refuses it."""
+    at = data.draw(st.integers(0, len(lines) - 1))
+    junk = data.draw(st.sampled_from(JUNK))
+    lines[at] = lines[at] + junk if data.draw(st.booleans()) else junk + lines[at]
+    ref: tuple[str, Any]
+    try:
+        got = [reference(x) for x in lines]
+        ref = ("accepted", [(v, v.data_json, v.vv_json) for v in got])
+    except BodyError as exc:
+        ref = ("refused", str(exc))
+    assert outcome(body_mod.parse_changes, lines, ORIGIN, FIRST, LAST) == ref
+    texts = [x.decode("utf-8") for x in lines]
+    assert CanonicalReader().read_lines(texts) == [proven(t) for t in texts]
