@@ -474,5 +474,8 @@ def test_text_around_a_change_decides_the_same(lines: list[bytes], data: Any) ->
     except BodyError as exc:
         ref = ("refused", str(exc))
     assert outcome(body_mod.parse_changes, lines, ORIGIN, FIRST, LAST) == ref
-    texts = [x.decode("utf-8") for x in lines]
+    try:
+        texts = [x.decode("utf-8") for x in lines]
+    except UnicodeDecodeError:  # a lone surrogate: never reaches the reader
+        return
     assert CanonicalReader().read_lines(texts) == [proven(t) for t in texts]
