@@ -92,7 +92,8 @@ def lines() -> list[str]:
                 up = r["upload"]
                 out.append(
                     f"| {n:,} records: server ingest from a stick / HTTP upload to `serve` "
-                    f"({r['ingest']['packets']} packets), time per record and peak RSS | "
+                    f"({r['ingest']['packets']} packet{'s' if r['ingest']['packets'] != 1 else ''}), "
+                    f"time per record and peak RSS | "
                     f"{r['ingest']['wall_s'] / n * 1e6:.0f} / {up['server_wall_s'] / n * 1e6:.0f}"
                     f" µs; **{r['ingest']['rss_mb']:.0f} / {up['server_rss_mb']:.0f} MB** | "
                     f"≤ 256 MB at 1M |")
