@@ -87,6 +87,16 @@ def reference(raw: bytes, origin: str = ORIGIN, first: int = FIRST, last: int = 
                    vv_json=canonical.dumps_counts(full_vv))
 
 
+def reference_segment(lines: list[bytes]) -> tuple[str, Any]:
+    """What the re-encoding check decides of a segment: the first refused line's error,
+    else every change."""
+    try:
+        got = [reference(x) for x in lines]
+    except BodyError as exc:
+        return ("refused", str(exc))
+    return ("accepted", [(v, v.data_json, v.vv_json) for v in got])
+
+
 def outcome(fn: Any, *args: Any) -> tuple[str, Any]:
     try:
         v = fn(*args)
@@ -317,13 +327,7 @@ def test_near_canonical_lines_decide_the_same(raw: bytes) -> None:
 @given(st.lists(near_canonical() | change_objects().map(canonical_line), min_size=1, max_size=6))
 def test_a_segment_decides_line_by_line_in_order(lines: list[bytes]) -> None:
     """A segment is refused with the first refused line's error, else parsed whole."""
-    ref: tuple[str, Any]
-    try:
-        got = [reference(x) for x in lines]
-        ref = ("accepted", [(v, v.data_json, v.vv_json) for v in got])
-    except BodyError as exc:
-        ref = ("refused", str(exc))
-    assert outcome(body_mod.parse_changes, lines, ORIGIN, FIRST, LAST) == ref
+    assert outcome(body_mod.parse_changes, lines, ORIGIN, FIRST, LAST) == reference_segment(lines)
 
 
 # --- the reader on its own: sound against re-encoding, and complete where it claims ---
@@ -467,13 +471,7 @@ def test_text_around_a_change_decides_the_same(lines: list[bytes], data: Any) ->
     at = data.draw(st.integers(0, len(lines) - 1))
     junk = data.draw(st.sampled_from(JUNK))
     lines[at] = lines[at] + junk if data.draw(st.booleans()) else junk + lines[at]
-    ref: tuple[str, Any]
-    try:
-        got = [reference(x) for x in lines]
-        ref = ("accepted", [(v, v.data_json, v.vv_json) for v in got])
-    except BodyError as exc:
-        ref = ("refused", str(exc))
-    assert outcome(body_mod.parse_changes, lines, ORIGIN, FIRST, LAST) == ref
+    assert outcome(body_mod.parse_changes, lines, ORIGIN, FIRST, LAST) == reference_segment(lines)
     try:
         texts = [x.decode("utf-8") for x in lines]
     except UnicodeDecodeError:  # a lone surrogate: never reaches the reader

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -210,6 +211,20 @@ def test_several_workers_need_postgresql(tmp_path: Path, capsys) -> None:
     assert "several workers need the PostgreSQL backend" in err
 
 
+def _count_hash_reads(srv: Any, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Counts the change hashes each read of the server store fetches (a list that grows)."""
+    fetched: list[int] = []
+    stream = type(srv.sstore).iter_hashes
+
+    def counting(self, origin, ranges):  # type: ignore[no-untyped-def]
+        got = list(stream(self, origin, ranges))
+        fetched.append(len(got))
+        return iter(got)
+
+    monkeypatch.setattr(type(srv.sstore), "iter_hashes", counting)
+    return fetched
+
+
 @pytest.mark.usefixtures("server_backend")
 def test_receipt_roots_hash_only_what_arrived_since(tmp_path: Path, make_device,
                                                    monkeypatch) -> None:
@@ -220,16 +235,8 @@ def test_receipt_roots_hash_only_what_arrived_since(tmp_path: Path, make_device,
     from server_support import setup
 
     srv, (a, _), stick = setup(tmp_path, make_device)
-    fetched: list[int] = []
+    fetched = _count_hash_reads(srv, monkeypatch)
     real = type(srv.sstore).hashes
-    stream = type(srv.sstore).iter_hashes
-
-    def counting(self, origin, ranges):  # type: ignore[no-untyped-def]
-        got = list(stream(self, origin, ranges))
-        fetched.append(len(got))
-        return iter(got)
-
-    monkeypatch.setattr(type(srv.sstore), "iter_hashes", counting)
     total = 0
     for n in (37, 5, 64, 1):
         a.store.write_many("c", [(f"r{total + i}", {"i": i}) for i in range(n)])
@@ -266,16 +273,8 @@ def test_receipt_root_with_a_gap_hashes_again_only_past_the_first_range(
     for o in (outs[0], outs[2]):  # the part of 11..20 is lost
         assert ingest_packet(srv.home, srv.sstore, o.data).status == "stored"
         o.commit(a.store)
-    fetched: list[int] = []
+    fetched = _count_hash_reads(srv, monkeypatch)
     real = type(srv.sstore).hashes
-    stream = type(srv.sstore).iter_hashes
-
-    def counting(self, origin, ranges):  # type: ignore[no-untyped-def]
-        got = list(stream(self, origin, ranges))
-        fetched.append(len(got))
-        return iter(got)
-
-    monkeypatch.setattr(type(srv.sstore), "iter_hashes", counting)
     seq, _ = issue_receipt(srv.home, srv.sstore, a.id)
     assert seq == 20 and fetched == [10, 10]
     a.store.write_many("c", [(f"s{i}", {"i": i}) for i in range(10)])  # 31..40

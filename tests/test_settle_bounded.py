@@ -67,17 +67,24 @@ def unsettled(tmp_path: Path, make_device) -> tuple[Path, Path]:
     return a.home.path, stick
 
 
+def _receipt_compact(home_path: Path, stick: Path) -> tuple[Any, Any, dict[str, Any]]:
+    """The device takes the server's receipt, compacts and sets retention after-receipt
+    on 'hh' ('notes' is kept: partly folded segments); its home, store and compaction."""
+    h = home_mod.load(home_path)
+    s = h.open_store()
+    got = receipts.import_receipts(h, s, Drive(stick))
+    assert got["receipts"] == 1, got
+    first = compact.compact(s)
+    prune.set_retention(s, "hh", "after-receipt")
+    return h, s, first
+
+
 def _settle(home_path: Path, stick: Path, batch: int, monkeypatch: pytest.MonkeyPatch
             ) -> tuple[dict[str, Any], dict[str, list[Any]]]:
     monkeypatch.setattr(compact, "BATCH", batch)
     monkeypatch.setattr(prune, "BATCH", batch)
-    h = home_mod.load(home_path)
-    s = h.open_store()
+    h, s, first = _receipt_compact(home_path, stick)
     try:
-        got = receipts.import_receipts(h, s, Drive(stick))
-        assert got["receipts"] == 1, got
-        first = compact.compact(s)
-        prune.set_retention(s, "hh", "after-receipt")  # 'notes' kept: partly folded segments
         dry = prune.prune(h, s, dry_run=True, now=NOW)
         res = prune.prune(h, s, now=NOW)
         return {"compact": first, "dry": dry, "prune": res}, _dump(s)
@@ -119,11 +126,7 @@ def test_a_crash_between_pages_leaves_whole_records_and_a_rerun_finishes(
     shutil.copytree(home_path, clean)
     _, clean_db = _settle(clean, stick, 5, monkeypatch)
 
-    h = home_mod.load(home_path)
-    s = h.open_store()
-    receipts.import_receipts(h, s, Drive(stick))
-    compact.compact(s)
-    prune.set_retention(s, "hh", "after-receipt")
+    h, s, _ = _receipt_compact(home_path, stick)
     before = _dump(s)
     going = sorted(rid for _, rid in prune.plan(s, now=NOW).records)
     calls = {"n": 0}
@@ -209,11 +212,7 @@ def test_a_crash_between_folded_pages_keeps_relayed_changes_provable(
     shutil.copytree(home_path, clean)
     _, clean_db = _settle(clean, stick, 3, monkeypatch)
 
-    h = home_mod.load(home_path)
-    s = h.open_store()
-    receipts.import_receipts(h, s, Drive(stick))
-    compact.compact(s)
-    prune.set_retention(s, "hh", "after-receipt")
+    h, s, _ = _receipt_compact(home_path, stick)
     calls = {"n": 0}
     real = compact._fold_segments
 
