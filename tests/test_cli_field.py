@@ -186,13 +186,18 @@ def test_peer_list_shows_last_seen_readably(tmp_path: Path, amina: Path) -> None
 
 # --- import, export, conflicts, status ----------------------------------------------
 
-def test_import_of_a_file_or_an_empty_folder_explains(tmp_path: Path, amina: Path) -> None:
+def _one_packet_from_juma(tmp_path: Path, amina: Path) -> tuple[Path, Path]:
+    """A paired tablet exports one record for amina: the stick and its one packet."""
     juma = _pair(tmp_path, amina)
     stick = tmp_path / "usb"
     stick.mkdir()
     ok(juma, "put", "c", '{"a": 1}')
     ok(juma, "export", str(stick))
-    pkt = next((stick / "sneakersync" / "v1" / "packets").iterdir())
+    return stick, next((stick / "sneakersync" / "v1" / "packets").iterdir())
+
+
+def test_import_of_a_file_or_an_empty_folder_explains(tmp_path: Path, amina: Path) -> None:
+    stick, pkt = _one_packet_from_juma(tmp_path, amina)
     r = invoke(amina, "import", str(pkt))
     assert "is a file, not a drive folder" in one_error_line(r, 2) and "inspect" in r.err
     r = invoke(amina, "import", str(stick / "sneakersync"))
@@ -205,12 +210,7 @@ def test_import_of_a_file_or_an_empty_folder_explains(tmp_path: Path, amina: Pat
 
 def test_rejected_packet_is_reported_once_with_its_name_once(tmp_path: Path,
                                                               amina: Path) -> None:
-    juma = _pair(tmp_path, amina)
-    stick = tmp_path / "usb"
-    stick.mkdir()
-    ok(juma, "put", "c", '{"a": 1}')
-    ok(juma, "export", str(stick))
-    pkt = next((stick / "sneakersync" / "v1" / "packets").iterdir())
+    stick, pkt = _one_packet_from_juma(tmp_path, amina)
     data = bytearray(pkt.read_bytes())
     data[-5] ^= 1  # tampered, and renamed to its new hash so the drive layer accepts it
     import hashlib
