@@ -20,7 +20,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any, Callable
 
-from sneakersync.errors import NotFoundError
+from sneakersync.errors import NotFoundError, StoreError
 
 SCHEMA_VERSION = 1
 DEFAULT_POLICY = "manual"  # a collection with no policy set, and no device default
@@ -112,6 +112,29 @@ def get(conn: sqlite3.Connection, collection: str, rid: str, *,
                   json.loads(row[2]), row[3], row[4], row[5], bool(row[6]), row[7])
 
 
+def open_db(path: Path, key: bytes | None) -> tuple[Any, tuple[type[Exception], ...]]:
+    """Connect to an existing store file with the right driver, and the errors that
+    driver raises: the standard library's sqlite3 for a plain store, SQLCipher with the
+    raw 32-byte ``key`` for a sealed home's (no second KDF runs).  A key that does not
+    open the file is a :class:`StoreError`, the connection closed."""
+    if key is None:
+        return (sqlite3.connect(str(path), isolation_level=None, timeout=30),
+                (sqlite3.DatabaseError,))
+    import sqlcipher3  # lazily: `--help` and plain homes never load it
+
+    errors: tuple[type[Exception], ...] = (sqlite3.DatabaseError, sqlcipher3.DatabaseError)
+    conn: Any = sqlcipher3.connect(str(path), isolation_level=None, timeout=30)
+    try:
+        conn.execute(f"PRAGMA key = \"x'{key.hex()}'\"")
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except errors as exc:
+        conn.close()
+        raise StoreError(f"store {path} does not open with this home's key: {exc}",
+                         hints=("the store and the key file come from different homes, "
+                                "or the store is damaged",)) from exc
+    return conn, errors
+
+
 def open_store(home: Path,
                opened: Callable[[bytes], bytes | None] | None = None) -> Any | None:
     """The store of the device in ``home``, for queries only, or ``None`` when the full
@@ -135,25 +158,18 @@ def open_store(home: Path,
             plain = opened(sealed.read_bytes())
             if plain is None:
                 return None
-            key = bytes.fromhex(json.loads(plain)["store"])
-            if len(key) != 32:
+            key: bytes | None = bytes.fromhex(json.loads(plain)["store"])
+            if key is None or len(key) != 32:
                 return None
-            import sqlcipher3
-
-            conn: Any = sqlcipher3.connect(str(db), isolation_level=None, timeout=30)
-            errors: tuple[type[Exception], ...] = (sqlite3.Error, sqlcipher3.Error)
             device = None
         elif info.get("sealed"):
             return None
         else:
-            conn = sqlite3.connect(str(db), isolation_level=None, timeout=30)
-            errors = (sqlite3.Error,)
-            key, device = b"", info.get("device_id")
-    except (OSError, ValueError, KeyError, TypeError):
+            key, device = None, info.get("device_id")
+        conn, errors = open_db(db, key)
+    except (OSError, ValueError, KeyError, TypeError, sqlite3.Error, StoreError):
         return None
     try:
-        if key:
-            conn.execute(f"PRAGMA key = \"x'{key.hex()}'\"")
         conn.execute("PRAGMA query_only=ON")
         if (meta(conn, "schema") == str(SCHEMA_VERSION)
                 and (device is None or meta(conn, "device_id") == device)

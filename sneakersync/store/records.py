@@ -186,22 +186,7 @@ def connect(path: Path, key: bytes | None) -> tuple[sqlite3.Connection, tuple[ty
     fd = os.open(str(path), os.O_RDWR | os.O_CREAT, 0o600)
     os.close(fd)
     os.chmod(path, 0o600)
-    if key is None:
-        return (sqlite3.connect(str(path), isolation_level=None, timeout=30),
-                (sqlite3.DatabaseError,))
-    import sqlcipher3  # lazily: `--help` and plain homes never load it
-
-    errors: tuple[type[Exception], ...] = (sqlite3.DatabaseError, sqlcipher3.DatabaseError)
-    conn: Any = sqlcipher3.connect(str(path), isolation_level=None, timeout=30)
-    try:
-        conn.execute(f"PRAGMA key = \"x'{key.hex()}'\"")
-        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
-    except errors as exc:
-        conn.close()
-        raise StoreError(f"store {path} does not open with this home's key: {exc}",
-                         hints=("the store and the key file come from different homes, "
-                                "or the store is damaged",)) from exc
-    return conn, errors
+    return reading.open_db(path, key)
 
 
 class Store:
